@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['lsqnonneg', 'kkt_residual', 'Lsqnonneg']
 
-# %% ../nbs/02_lsqnonneg.ipynb #8b514f16
+# %% ../nbs/02_lsqnonneg.ipynb #1718af01
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ import scipy.sparse
 import torch
 from torch import nn
 
-# %% ../nbs/02_lsqnonneg.ipynb #83c0869b
+# %% ../nbs/02_lsqnonneg.ipynb #5dd7fc36
 def _is_sparse(x):
     return scipy.sparse.issparse(x) or (isinstance(x, torch.Tensor) and x.layout != torch.strided)
 
@@ -53,7 +53,7 @@ def _values(x):
     "The stored entries of a dense or COO-sparse tensor, detached."
     return (x.coalesce()._values() if x.layout == torch.sparse_coo else x).detach()
 
-# %% ../nbs/02_lsqnonneg.ipynb #a98a52a3
+# %% ../nbs/02_lsqnonneg.ipynb #efbaf0a6
 def _prepare(A, X):
     "Validate `A` and `X`, bring them to one dtype and device; returns `A`, `X` and the column norms of `X`."
     a_is_torch, x_is_torch = isinstance(A, torch.Tensor), isinstance(X, torch.Tensor)
@@ -98,13 +98,13 @@ def _col_norms(X):
     return norms
 
 
-def _at_x(A, X):
-    "The only product with `X` the forward pass needs: $A^T X$ (sparse `X` is never densified)."
+def _xt_a(X, A):
+    "The only product with `X` the forward pass needs: $X^TA$, one row per column of `X` (a sparse `X` is never densified)."
     if X.layout == torch.sparse_coo:
-        return torch.sparse.mm(X.t(), A).t()
-    return A.T @ X
+        return torch.sparse.mm(X.t(), A)
+    return X.T @ A
 
-# %% ../nbs/02_lsqnonneg.ipynb #97d1cf94
+# %% ../nbs/02_lsqnonneg.ipynb #e26723ef
 def _pack_rows(F):
     "Integer keys of the boolean rows of `F` (n, k), equal keys for equal rows (used to group columns)."
     n, k = F.shape
@@ -114,13 +114,12 @@ def _pack_rows(F):
 
 
 class _Factor:
-    "Factorisations of $G_{FF}$ for a batch of passive sets, one per column; `solve` applies them."
+    "Factorisations of $G_{FF}$ for a batch of passive sets `F` (n, k), one row per column; `solve` applies them."
     def __init__(self, G, F):
-        # F: (n, k) boolean passive sets. Columns with equal sets share one factorisation.
         n, k = F.shape
         keys = _pack_rows(F)
         uniq, inv = torch.unique(keys, dim=0, return_inverse=True) if keys.dim() > 1 else torch.unique(keys, return_inverse=True)
-        if uniq.shape[0] < n:   # factor each distinct set once
+        if uniq.shape[0] < n:   # columns with equal passive sets share one factorisation
             first = torch.full((uniq.shape[0],), n, dtype=torch.long, device=F.device)
             first = first.scatter_reduce(0, inv, torch.arange(n, device=F.device), reduce='amin')
             Fu = F[first]
@@ -141,15 +140,25 @@ class _Factor:
             L[bad] = (V * winv[:, None, :]) @ V.transpose(1, 2)
         self.L, self.ok, self.inv = L, ok, inv
 
-    def per_column(self):
-        "(L, ok) expanded to one entry per column."
-        if self.inv is None: return self.L, self.ok
-        return self.L[self.inv], self.ok[self.inv]
+    def rows(self, sel=None):
+        "(L, ok) for the columns selected by the boolean mask `sel` (all columns when None), one entry per column."
+        if self.inv is None:
+            return (self.L, self.ok) if sel is None else (self.L[sel], self.ok[sel])
+        inv = self.inv if sel is None else self.inv[sel]
+        return self.L[inv], self.ok[inv]
 
     def solve(self, rhs):
         "Solve $G_{FF} x_F = r_F$ for every column; `rhs` is (n, k) and already zero off F."
-        L, ok = self.per_column()
-        return _apply_factor(L, ok, rhs)
+        if self.inv is not None and self.L.shape[0] <= 8 and bool(self.ok.all()):
+            # a few distinct sets (the first iteration, warm starts): one multi-right-hand-side solve per set
+            if self.L.shape[0] == 1:
+                return torch.cholesky_solve(rhs.T, self.L[0]).T
+            out = torch.empty_like(rhs)
+            for g in range(self.L.shape[0]):
+                idx = torch.nonzero(self.inv == g).flatten()
+                out[idx] = torch.cholesky_solve(rhs[idx].T, self.L[g]).T
+            return out
+        return _apply_factor(*self.rows(), rhs)
 
 
 def _apply_factor(L, ok, rhs):
@@ -163,123 +172,127 @@ def _apply_factor(L, ok, rhs):
     out[~ok] = L[~ok] @ r[~ok]
     return out[:, :, 0]
 
-# %% ../nbs/02_lsqnonneg.ipynb #0140b265
+# %% ../nbs/02_lsqnonneg.ipynb #1c703a30
 def _default_tol(dtype, k):
     return 10.0 * k * torch.finfo(dtype).eps
 
 
-def _bpp(G, Bt, F, xnorm, tol, max_iter, keep_factors):
-    """Batched block principal pivoting for $\\min_{s\\ge 0} \\tfrac12 s^T G s - b^T s$, every column of `Bt` at once.
+def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
+    r"""Batched block principal pivoting for $\min_{s\ge 0} \tfrac12 s^T G s - b^T s$, one problem per row of `B`.
 
-    G: (k, k) Gram matrix, Bt: (k, n) right-hand sides, F: (k, n) initial passive sets, xnorm: (n,) column scales.
-    Returns S (k, n), final F, per-column factors (or None), unconverged column indices, iterations, pivots.
+    G: (k, k) Gram matrix, B: (n, k) right-hand sides (row j is $b_j^T$), F: (n, k) initial passive sets,
+    xnorm: (n,) column scales. Returns S (n, k), the final F, per-column factors (or None), the indices of the
+    columns that did not converge, the number of iterations and of pivots (entries moved between the sets).
     """
-    k, n = Bt.shape
-    dev = Bt.device
-    S = torch.zeros_like(Bt)
-    F = F.clone()
+    n, k = B.shape
+    dev = B.device
+    S = torch.zeros_like(B)
+    Fout = F.clone()
     Lall = torch.empty((n, k, k), dtype=G.dtype, device=dev) if keep_factors else None
     okall = torch.ones(n, dtype=torch.bool, device=dev) if keep_factors else None
-    active = torch.arange(n, device=dev)
-    alpha = torch.full((n,), 3, dtype=torch.long, device=dev)
-    beta = torch.full((n,), k + 1, dtype=torch.long, device=dev)
-    rows = torch.arange(1, k + 1, device=dev)[:, None]
+    # the state of the columns still iterating, compacted as columns finish
+    act, Fa, b, xa = torch.arange(n, device=dev), F.clone(), B, xnorm
+    alpha = torch.full((n,), 3, dtype=torch.long, device=dev)      # full exchanges left before the backup rule
+    beta = torch.full((n,), k + 1, dtype=torch.long, device=dev)   # fewest infeasible entries seen so far
+    pos = torch.arange(1, k + 1, device=dev)
     iters, pivots = 0, 0
-    while active.numel() > 0 and iters < max_iter:
+    while act.numel() > 0 and iters < max_iter:
         iters += 1
-        Fa, b = F[:, active], Bt[:, active]
-        fac = _Factor(G, Fa.T)
-        x = fac.solve(torch.where(Fa, b, 0).T).T                 # x_F = G_FF^{-1} b_F, zero off F
-        y = torch.where(Fa, 0, G @ x - b)                          # dual variable, zero on F
-        scale = torch.maximum(xnorm[active], x.abs().amax(0))
-        infeas = (Fa & (x < -tol * scale)) | (~Fa & (y < -tol * xnorm[active]))
-        nv = infeas.sum(0)
+        fac = _Factor(G, Fa)
+        x = fac.solve(torch.where(Fa, b, 0))                       # x_F = G_FF^{-1} b_F, zero off F
+        y = torch.where(Fa, 0, x @ G - b)                          # dual variable (G is symmetric), zero on F
+        scale = torch.maximum(xa, x.abs().amax(1))
+        infeas = (Fa & (x < -tol * scale[:, None])) | (~Fa & (y < -tol * xa[:, None]))
+        nv = infeas.sum(1)
         done = nv == 0
-        if bool(done.any()):
-            cols = active[done]
-            S[:, cols] = x[:, done].clamp_min(0)
+        any_done = bool(done.any())
+        if any_done:
+            cols = act[done]
+            S[cols] = x[done].clamp_min(0)
+            Fout[cols] = Fa[done]
             if keep_factors:
-                L, ok = fac.per_column()
-                Lall[cols], okall[cols] = L[done], ok[done]
+                Lall[cols], okall[cols] = fac.rows(done)
         # exchange rule of Kim & Park: full exchange while the number of infeasible entries keeps falling
         # (with 3 tries of grace), otherwise the single-entry backup rule, which cannot cycle.
-        improve = nv < beta[active]
-        full = improve | (alpha[active] >= 1)
-        alpha[active] = torch.where(improve, 3, torch.where(full, alpha[active] - 1, alpha[active]))
-        beta[active] = torch.where(improve, nv, beta[active])
-        last = (infeas * rows).argmax(0)                            # largest infeasible index
-        single = torch.zeros_like(infeas).scatter_(0, last[None], True) & infeas
-        flip = torch.where(full, infeas, single) & ~done
+        improve = nv < beta
+        full = improve | (alpha >= 1)
+        alpha = torch.where(improve, 3, torch.where(full, alpha - 1, alpha))
+        beta = torch.where(improve, nv, beta)
+        last = (infeas * pos).argmax(1)                             # largest infeasible index
+        single = torch.zeros_like(infeas).scatter_(1, last[:, None], True) & infeas
+        flip = torch.where(full[:, None], infeas, single)
         pivots += int(flip.sum())
-        F[:, active] = Fa ^ flip
-        active = active[~done]
-    return S, F, Lall, okall, active, iters, pivots
+        Fa = Fa ^ flip
+        if any_done:
+            keep = ~done
+            act, Fa, b, xa, alpha, beta = act[keep], Fa[keep], b[keep], xa[keep], alpha[keep], beta[keep]
+    Fout[act] = Fa
+    return S, Fout, Lall, okall, act, iters, pivots
 
-# %% ../nbs/02_lsqnonneg.ipynb #a496d730
+# %% ../nbs/02_lsqnonneg.ipynb #7e995655
 def _scipy_columns(A, X, cols):
-    "Reference solutions of a few columns with `scipy.optimize.nnls` in float64 (the safeguard)."
+    "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
     An = A.detach().to('cpu', torch.float64).numpy()
     if X.layout == torch.sparse_coo:
         Xc = torch.index_select(X, 1, cols).to_dense()
     else:
         Xc = X[:, cols]
     Xc = Xc.detach().to('cpu', torch.float64).numpy()
-    out = np.empty((An.shape[1], len(cols)))
+    out = np.empty((len(cols), An.shape[1]))
     for j in range(len(cols)):   # only the columns the batched solver could not certify: normally none
-        out[:, j] = scipy.optimize.nnls(An, Xc[:, j], maxiter=50 * An.shape[1])[0]
+        out[j] = scipy.optimize.nnls(An, Xc[:, j], maxiter=50 * An.shape[1])[0]
     return torch.from_numpy(out).to(device=A.device, dtype=A.dtype)
 
 
-def _natural_residual(G, Bt, S, xnorm):
-    "Per-column relative KKT residual $\\max_i |\\min(s_i, y_i)| / \\|x\\|$ with $y = G s - b$."
-    y = G @ S - Bt
-    r = torch.minimum(S, y).abs().amax(0)
+def _natural_residual(G, B, S, xnorm):
+    r"Per-column relative KKT residual $\max_i |\min(s_i, y_i)| / \|x\|$ with $y = G s - b$ (rows are columns)."
+    y = S @ G - B
+    r = torch.minimum(S, y).abs().amax(1)
     return r / xnorm.clamp_min(torch.finfo(S.dtype).tiny)
 
 
 def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=False):
-    "Exact NNLS $\\arg\\min_{S\\ge0}\\|X - AS\\|_F^2$ for all columns at once; returns S and the solver state."
+    r"Exact NNLS $\arg\min_{S\ge0}\|X - AS\|_F^2$ for all columns at once; returns S (k, n), the solver state and info."
     m, k = A.shape
     n = X.shape[1]
     dtype = A.dtype
     tol = _default_tol(dtype, k) if tol is None else float(tol)
     max_iter = max(50, 5 * k) if max_iter is None else int(max_iter)
-    # Scale the columns of A to unit norm: the problem in s~ = d*s has Gram matrix with unit diagonal,
+    # Scale the columns of A to unit norm: the problem in s~ = d*s has a Gram matrix with unit diagonal,
     # which makes the tolerances and the singularity test scale-free. All-zero columns of A are left out.
     d = A.norm(dim=0)
     alive = d > 0
     d = torch.where(alive, d, torch.ones_like(d))
     An = A / d
     G = An.T @ An
-    Bt = _at_x(An, X)
+    B = _xt_a(X, An)                                   # (n, k): row j is (A~^T x_j)^T
     if init is None:
-        F = Bt > 0
+        F = B > 0
     else:
         if not isinstance(init, torch.Tensor): init = torch.as_tensor(np.asarray(init))
         if tuple(init.shape) != (k, n):
             raise ValueError(f'`init` has shape {tuple(init.shape)}, expected (k, n) = {(k, n)}')
-        init = init.to(A.device)
+        init = init.to(A.device).T
         F = init.clone() if init.dtype == torch.bool else init.detach() > 0
-    F &= alive[:, None]
-    S, F, L, ok, bad, iters, pivots = _bpp(G, Bt, F, xnorm, tol, max_iter, keep_factors)
+    F &= alive
+    S, F, L, ok, bad, iters, pivots = _bpp(G, B, F, xnorm, tol, max_iter, keep_factors)
     # Safeguard: certify every column by its KKT residual; anything uncertified is solved again by scipy.
-    res = _natural_residual(G, Bt, S, xnorm)
+    res = _natural_residual(G, B, S, xnorm)
     check = 10 * math.sqrt(torch.finfo(dtype).eps)
     bad = torch.unique(torch.cat([bad, torch.nonzero(res > check).flatten()]))
     if bad.numel() > 0:
         Sb = _scipy_columns(An, X, bad)
-        S[:, bad] = Sb
-        F[:, bad] = Sb > 0
+        S[bad] = Sb
+        F[bad] = Sb > 0
         if keep_factors:
-            fac = _Factor(G, F[:, bad].T)
-            L[bad], ok[bad] = fac.per_column()
-        res[bad] = _natural_residual(G, Bt[:, bad], Sb, xnorm[bad])
-    state = dict(d=d, G=G, F=F, L=L, ok=ok)
+            L[bad], ok[bad] = _Factor(G, F[bad]).rows()
+        res[bad] = _natural_residual(G, B[bad], Sb, xnorm[bad])
+    state = dict(d=d, F=F, L=L, ok=ok)
     info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
-                kkt_residual=float(res.max()), support=F)
-    return S / d[:, None], state, info
+                kkt_residual=float(res.max()), support=F.T)
+    return (S / d).T.contiguous(), state, info
 
-# %% ../nbs/02_lsqnonneg.ipynb #3d56aa24
+# %% ../nbs/02_lsqnonneg.ipynb #3076312f
 class _LsqnonnegFunction(torch.autograd.Function):
     "Forward: exact batched NNLS. Backward: the implicit gradient on the support, reusing the forward's factors."
     @staticmethod
@@ -298,9 +311,8 @@ class _LsqnonnegFunction(torch.autograd.Function):
         st = ctx.state
         d, F = st['d'], st['F']
         # (A_P^T A_P) w_P = g_P  <=>  G_PP (d*w)_P = (g/d)_P  with G the Gram matrix of the scaled A
-        rhs = torch.where(F, gS / d[:, None], 0).T
-        wt = _apply_factor(st['L'], st['ok'], rhs).T
-        W = torch.where(F, wt, 0) / d[:, None]
+        wt = _apply_factor(st['L'], st['ok'], torch.where(F, gS.T / d, 0))
+        W = (torch.where(F, wt, 0) / d).T                                    # (k, n), zero off the supports
         gA = gX = None
         if ctx.needs_input_grad[0]:
             XWt = torch.sparse.mm(X, W.T) if X.layout == torch.sparse_coo else X @ W.T
@@ -309,22 +321,22 @@ class _LsqnonnegFunction(torch.autograd.Function):
             gX = A @ W
         return gA, gX, None, None, None, None, None
 
-# %% ../nbs/02_lsqnonneg.ipynb #8bb77309
+# %% ../nbs/02_lsqnonneg.ipynb #c4dd4419
 def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require grad) or numpy array
               X,                 # (m, n) data: torch tensor, numpy array or scipy sparse matrix
               init=None,         # warm start: a previous solution S (k, n) or a boolean support mask (k, n)
               return_info=False, # also return a dict with iterations, pivots, fallback columns and the KKT residual
               tol=None,          # relative feasibility tolerance of the pivoting (default 10*k*eps of the dtype)
               max_iter=None):    # pivoting iterations before the scipy safeguard takes over (default max(50, 5k))
-    "Exact nonnegative least squares $\\arg\\min_{S\\ge0}\\|X-AS\\|_F^2$ for all columns at once, differentiable in `A` and `X`."
+    r"Exact nonnegative least squares $\arg\min_{S\ge0}\|X-AS\|_F^2$ for all columns at once, differentiable in `A` and `X`."
     A, X, xnorm = _prepare(A, X)
     info = {}
     S = _LsqnonnegFunction.apply(A, X, xnorm, init, tol, max_iter, info)
     return (S, info) if return_info else S
 
-# %% ../nbs/02_lsqnonneg.ipynb #0844cfee
+# %% ../nbs/02_lsqnonneg.ipynb #ce6e1898
 def kkt_residual(A, X, S):
-    "Largest relative violation of the NNLS optimality conditions by `S`: $\\max_{i,j}|\\min(\\tilde s_{ij}, \\tilde y_{ij})|/\\|x_j\\|$."
+    r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
     S = torch.as_tensor(S).detach().to(device=A.device, dtype=A.dtype)
     if tuple(S.shape) != (A.shape[1], X.shape[1]):
@@ -333,12 +345,12 @@ def kkt_residual(A, X, S):
     d = A.norm(dim=0)
     d = torch.where(d > 0, d, torch.ones_like(d))
     An = A / d
-    res = _natural_residual(An.T @ An, _at_x(An, X.detach()), S * d[:, None], xnorm)
+    res = _natural_residual(An.T @ An, _xt_a(X.detach(), An), (S * d[:, None]).T, xnorm)
     return float(res.max())
 
-# %% ../nbs/02_lsqnonneg.ipynb #ef726604
+# %% ../nbs/02_lsqnonneg.ipynb #d1c92ffd
 class Lsqnonneg(nn.Module):
-    "An NNLS layer $S = q(X, A) = \\arg\\min_{S\\ge0}\\|X - AS\\|_F^2$ with a trainable nonnegative `A` of shape (m, k)."
+    r"An NNLS layer $S = q(X, A) = \arg\min_{S\ge0}\|X - AS\|_F^2$ with a trainable nonnegative `A` of shape (m, k)."
     def __init__(self,
                  m:int,                 # number of rows of the input (features)
                  k:int,                 # number of columns of A (topics); at most m
