@@ -67,7 +67,7 @@ def top_words(As,           # list of A_1..A_L, or a model with .layers[i].A
 
 # %% ../nbs/08_topics.ipynb #ed51c6bf
 def topic_links(As):  # list of A_1..A_L, or a model with .layers[i].A
-    "For each i < L, the (k_i x k_{i+1}) share of every supertopic's word mass coming from each layer-i topic."
+    "For each i < L, the share of every layer-(i+1) topic's word mass that comes from each layer-i topic (one row per layer-i topic)."
     E = effective_topics(As)
     As = _factors(As)
     out = []
