@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['lsqnonneg', 'kkt_residual', 'Lsqnonneg']
 
-# %% ../nbs/02_lsqnonneg.ipynb #726d12cf
+# %% ../nbs/02_lsqnonneg.ipynb #a3b97e49
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ import scipy.sparse
 import torch
 from torch import nn
 
-# %% ../nbs/02_lsqnonneg.ipynb #aeb3e6a3
+# %% ../nbs/02_lsqnonneg.ipynb #b9839bc3
 def _is_sparse(x):
     return scipy.sparse.issparse(x) or (isinstance(x, torch.Tensor) and x.layout != torch.strided)
 
@@ -53,7 +53,7 @@ def _values(x):
     "The stored entries of a dense or COO-sparse tensor, detached."
     return (x.coalesce()._values() if x.layout == torch.sparse_coo else x).detach()
 
-# %% ../nbs/02_lsqnonneg.ipynb #beee241f
+# %% ../nbs/02_lsqnonneg.ipynb #da6a5787
 def _prepare(A, X):
     "Validate `A` and `X`, bring them to one dtype and device; returns `A`, `X` and the column norms of `X`."
     a_is_torch, x_is_torch = isinstance(A, torch.Tensor), isinstance(X, torch.Tensor)
@@ -104,7 +104,7 @@ def _xt_a(X, A):
         return torch.sparse.mm(X.t(), A)
     return (A.T @ X).T          # (A^T X)^T runs about twice as fast as X^T A with X stored by rows
 
-# %% ../nbs/02_lsqnonneg.ipynb #ff5b822d
+# %% ../nbs/02_lsqnonneg.ipynb #f79afdbc
 def _pack_rows(F):
     "Integer keys of the boolean rows of `F` (n, k), equal keys for equal rows (used to group columns)."
     n, k = F.shape
@@ -114,12 +114,16 @@ def _pack_rows(F):
 
 
 class _Factor:
-    "Inverses of $G_{FF}$ (the identity off F) for a batch of passive sets `F` (n, k), one row per column."
+    """Solvers for $G_{FF}$ (the identity off F) for a batch of passive sets `F` (n, k), one row per column.
+
+    Columns with equal passive sets share one factorisation. When sets repeat, the few distinct matrices are inverted
+    (cheap, and applying an inverse to gathered columns is one batched product); when they are all distinct, the
+    Cholesky factors are used directly. Singular blocks get the pseudo-inverse."""
     def __init__(self, G, F):
         n, k = F.shape
         keys = _pack_rows(F)
         uniq, inv = torch.unique(keys, dim=0, return_inverse=True) if keys.dim() > 1 else torch.unique(keys, return_inverse=True)
-        if uniq.shape[0] < n:   # columns with equal passive sets share one factorisation
+        if uniq.shape[0] <= n // 2:
             first = torch.full((uniq.shape[0],), n, dtype=torch.long, device=F.device)
             first = first.scatter_reduce(0, inv, torch.arange(n, device=F.device), reduce='amin')
             Fu = F[first]
@@ -131,37 +135,48 @@ class _Factor:
         eps = torch.finfo(G.dtype).eps
         dmin = L.diagonal(dim1=1, dim2=2).amin(1)
         ok = (info == 0) & (dmin * dmin > 10 * k * eps)
-        if bool(ok.all()):
-            Minv = torch.cholesky_inverse(L)
-        else:                       # singular G_FF (rank-deficient A_F): pseudo-inverse by eigendecomposition
-            Minv = torch.empty_like(M)
+        if inv is None and bool(ok.all()):
+            self.mats, self.is_chol = L, torch.ones(n, dtype=torch.bool, device=F.device)
+        else:
+            mats = torch.empty_like(M)
             if bool(ok.any()):
-                Minv[ok] = torch.cholesky_inverse(L[ok])
-            bad = ~ok
-            w, V = torch.linalg.eigh(M[bad])
-            cut = w.amax(1, keepdim=True) * (10 * k * eps)
-            winv = torch.where(w > cut, 1 / w, torch.zeros((), dtype=w.dtype, device=w.device))
-            Minv[bad] = (V * winv[:, None, :]) @ V.transpose(1, 2)
-        self.Minv, self.inv, self.ok = Minv, inv, ok
+                mats[ok] = torch.cholesky_inverse(L[ok])
+            if not bool(ok.all()):      # singular G_FF (rank-deficient A_F): pseudo-inverse by eigendecomposition
+                bad = ~ok
+                w, V = torch.linalg.eigh(M[bad])
+                cut = w.amax(1, keepdim=True) * (10 * k * eps)
+                winv = torch.where(w > cut, 1 / w, torch.zeros((), dtype=w.dtype, device=w.device))
+                mats[bad] = (V * winv[:, None, :]) @ V.transpose(1, 2)
+            self.mats, self.is_chol = mats, torch.zeros(mats.shape[0], dtype=torch.bool, device=F.device)
+        self.inv = inv
 
     def rows(self, sel=None):
-        "The inverse for every column selected by the boolean mask `sel` (all columns when None)."
+        "(matrices, is-Cholesky flags), one per column selected by the boolean mask `sel` (all columns when None)."
         if self.inv is None:
-            return self.Minv if sel is None else self.Minv[sel]
-        return self.Minv[self.inv if sel is None else self.inv[sel]]
+            return (self.mats, self.is_chol) if sel is None else (self.mats[sel], self.is_chol[sel])
+        idx = self.inv if sel is None else self.inv[sel]
+        return self.mats[idx], self.is_chol[idx]
 
     def solve(self, rhs):
         "Solve $G_{FF} x_F = r_F$ for every column; `rhs` is (n, k) and already zero off F."
-        if self.Minv.shape[0] == 1:                 # one passive set for all (the first iteration on positive data)
-            return rhs @ self.Minv[0]
-        return _apply_factor(self.rows(), rhs)
+        if self.mats.shape[0] == 1 and self.inv is not None:   # one passive set for all columns
+            return rhs @ self.mats[0]
+        return _apply_factor(*self.rows(), rhs)
 
 
-def _apply_factor(Minv, rhs):
-    "Apply one stored (k, k) inverse per column to `rhs` (n, k)."
-    return torch.bmm(Minv, rhs[:, :, None])[:, :, 0]
+def _apply_factor(mats, is_chol, rhs):
+    "Apply one stored solver per column to `rhs` (n, k): a Cholesky solve where `is_chol`, an inverse elsewhere."
+    r = rhs[:, :, None]
+    if bool(is_chol.all()):
+        return torch.cholesky_solve(r, mats)[:, :, 0]
+    if not bool(is_chol.any()):
+        return torch.bmm(mats, r)[:, :, 0]
+    out = torch.empty_like(r)
+    out[is_chol] = torch.cholesky_solve(r[is_chol], mats[is_chol])
+    out[~is_chol] = torch.bmm(mats[~is_chol], r[~is_chol])
+    return out[:, :, 0]
 
-# %% ../nbs/02_lsqnonneg.ipynb #82c59a41
+# %% ../nbs/02_lsqnonneg.ipynb #b85a293d
 def _default_tol(dtype, k):
     return 10.0 * k * torch.finfo(dtype).eps
 
@@ -178,6 +193,7 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
     S = torch.zeros_like(B)
     Fout = F.clone()
     Lall = torch.empty((n, k, k), dtype=G.dtype, device=dev) if keep_factors else None
+    chol = torch.zeros(n, dtype=torch.bool, device=dev) if keep_factors else None
     # the state of the columns still iterating, compacted as columns finish
     act, Fa, b, xa = torch.arange(n, device=dev), F.clone(), B, xnorm
     alpha = torch.full((n,), 3, dtype=torch.long, device=dev)      # full exchanges left before the backup rule
@@ -197,7 +213,7 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
             S[act] = x.clamp_min(0)
             Fout[act] = Fa
             if keep_factors:
-                Lall[act] = fac.rows()
+                Lall[act], chol[act] = fac.rows()
             act = act[:0]
             break
         any_done = bool(done.any())
@@ -206,7 +222,7 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
             S[cols] = x[done].clamp_min(0)
             Fout[cols] = Fa[done]
             if keep_factors:
-                Lall[cols] = fac.rows(done)
+                Lall[cols], chol[cols] = fac.rows(done)
         # exchange rule of Kim & Park: full exchange while the number of infeasible entries keeps falling
         # (with 3 tries of grace), otherwise the single-entry backup rule, which cannot cycle.
         improve = nv < beta
@@ -223,9 +239,9 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
             act, Fa, b, xa, alpha, beta = act[keep], Fa[keep], b[keep], xa[keep], alpha[keep], beta[keep]
     if act.numel() > 0:
         Fout[act] = Fa
-    return S, Fout, Lall, act, iters, pivots
+    return S, Fout, (Lall, chol), act, iters, pivots
 
-# %% ../nbs/02_lsqnonneg.ipynb #a02be3a4
+# %% ../nbs/02_lsqnonneg.ipynb #70a98a4f
 def _scipy_columns(A, X, cols):
     "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
     An = A.detach().to('cpu', torch.float64).numpy()
@@ -281,14 +297,14 @@ def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=Fa
         S[bad] = Sb
         F[bad] = Sb > 0
         if keep_factors:
-            L[bad] = _Factor(G, F[bad]).rows()
+            L[0][bad], L[1][bad] = _Factor(G, F[bad]).rows()
         res[bad] = _natural_residual(G, B[bad], Sb, xnorm[bad])
-    state = dict(d=d, F=F, Minv=L)
+    state = dict(d=d, F=F, solvers=L)
     info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
                 kkt_residual=float(res.max()), support=F.T)
     return (S / d).T.contiguous(), state, info
 
-# %% ../nbs/02_lsqnonneg.ipynb #3f3e4044
+# %% ../nbs/02_lsqnonneg.ipynb #d1193cb8
 class _LsqnonnegFunction(torch.autograd.Function):
     "Forward: exact batched NNLS. Backward: the implicit gradient on the support, reusing the forward's factors."
     @staticmethod
@@ -307,7 +323,7 @@ class _LsqnonnegFunction(torch.autograd.Function):
         st = ctx.state
         d, F = st['d'], st['F']
         # (A_P^T A_P) w_P = g_P  <=>  G_PP (d*w)_P = (g/d)_P  with G the Gram matrix of the scaled A
-        wt = _apply_factor(st['Minv'], torch.where(F, gS.T / d, 0))
+        wt = _apply_factor(*st['solvers'], torch.where(F, gS.T / d, 0))
         W = (torch.where(F, wt, 0) / d).T                                    # (k, n), zero off the supports
         gA = gX = None
         if ctx.needs_input_grad[0]:
@@ -317,7 +333,7 @@ class _LsqnonnegFunction(torch.autograd.Function):
             gX = A @ W
         return gA, gX, None, None, None, None, None
 
-# %% ../nbs/02_lsqnonneg.ipynb #d4247447
+# %% ../nbs/02_lsqnonneg.ipynb #65414284
 def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require grad) or numpy array
               X,                 # (m, n) data: torch tensor, numpy array or scipy sparse matrix
               init=None,         # warm start: a previous solution S (k, n) or a boolean support mask (k, n)
@@ -330,7 +346,7 @@ def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require 
     S = _LsqnonnegFunction.apply(A, X, xnorm, init, tol, max_iter, info)
     return (S, info) if return_info else S
 
-# %% ../nbs/02_lsqnonneg.ipynb #3d716c69
+# %% ../nbs/02_lsqnonneg.ipynb #91767656
 def kkt_residual(A, X, S):
     r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
@@ -344,7 +360,7 @@ def kkt_residual(A, X, S):
     res = _natural_residual(An.T @ An, _xt_a(X.detach(), An), (S * d[:, None]).T, xnorm)
     return float(res.max())
 
-# %% ../nbs/02_lsqnonneg.ipynb #9a4a21c2
+# %% ../nbs/02_lsqnonneg.ipynb #3f4d13bb
 class Lsqnonneg(nn.Module):
     r"An NNLS layer $S = q(X, A) = \arg\min_{S\ge0}\|X - AS\|_F^2$ with a trainable nonnegative `A` of shape (m, k)."
     def __init__(self,
