@@ -175,9 +175,13 @@ def process_notebook(nb_path, args, skip_flags, root):
 
 
 # ---------------------------------------------------------------- html rendering
+_quarto_attrs = re.compile(r'(\]\([^)]*\))\{[^{}\n]*\}')
+
+
 def md2html(text):
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
-    return markdown2html_mistune(text)
+    # Quarto link attributes such as nbdev's [source](...){target="_blank"} are not markdown: drop them
+    return markdown2html_mistune(_quarto_attrs.sub(r'\1', text))
 
 
 def slugify(text):
