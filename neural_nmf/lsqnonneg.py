@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['lsqnonneg', 'kkt_residual', 'Lsqnonneg']
 
-# %% ../nbs/02_lsqnonneg.ipynb #3dfb7035
+# %% ../nbs/02_lsqnonneg.ipynb #b5a82595
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ import scipy.sparse
 import torch
 from torch import nn
 
-# %% ../nbs/02_lsqnonneg.ipynb #6d7d9cc2
+# %% ../nbs/02_lsqnonneg.ipynb #05d37050
 def _is_sparse(x):
     return scipy.sparse.issparse(x) or (isinstance(x, torch.Tensor) and x.layout != torch.strided)
 
@@ -53,9 +53,9 @@ def _values(x):
     "The stored entries of a dense or COO-sparse tensor, detached."
     return (x.coalesce()._values() if x.layout == torch.sparse_coo else x).detach()
 
-# %% ../nbs/02_lsqnonneg.ipynb #446dcb29
-def _prepare(A, X):
-    "Validate `A` and `X`, bring them to one dtype and device; returns `A`, `X` and the column norms of `X`."
+# %% ../nbs/02_lsqnonneg.ipynb #e6522f4d
+def _prepare(A, X, norms=True):
+    "Validate `A` and `X`, bring them to one dtype and device; returns `A`, `X` and (if `norms`) the column norms of `X`."
     a_is_torch, x_is_torch = isinstance(A, torch.Tensor), isinstance(X, torch.Tensor)
     if _is_sparse(A):
         raise TypeError('`A` must be dense (only `X` may be sparse)')
@@ -74,7 +74,7 @@ def _prepare(A, X):
         A = A.to(device=X.device, dtype=X.dtype)
     if X.layout == torch.sparse_coo and X.requires_grad:
         raise TypeError('`X` is sparse and requires grad: gradients with respect to a sparse `X` are not supported')
-    return A, X, _col_norms(X)
+    return A, X, (_col_norms(X) if norms else None)
 
 
 def _col_norms(X):
@@ -104,7 +104,7 @@ def _xt_a(X, A):
         return torch.sparse.mm(X.t(), A)
     return (A.T @ X).T          # (A^T X)^T runs about twice as fast as X^T A with X stored by rows
 
-# %% ../nbs/02_lsqnonneg.ipynb #6dc17299
+# %% ../nbs/02_lsqnonneg.ipynb #10d4caa2
 def _pack_rows(F):
     "Integer keys of the boolean rows of `F` (n, k), equal keys for equal rows (used to group columns)."
     n, k = F.shape
@@ -176,16 +176,16 @@ def _apply_factor(mats, is_chol, rhs):
     out[~is_chol] = torch.bmm(mats[~is_chol], r[~is_chol])
     return out[:, :, 0]
 
-# %% ../nbs/02_lsqnonneg.ipynb #bb3bd6c4
+# %% ../nbs/02_lsqnonneg.ipynb #7549cd79
 def _default_tol(dtype, k):
     return 10.0 * k * torch.finfo(dtype).eps
 
 
-def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
+def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
     r"""Batched block principal pivoting for $\min_{s\ge 0} \tfrac12 s^T G s - b^T s$, one problem per row of `B`.
 
     G: (k, k) Gram matrix, B: (n, k) right-hand sides (row j is $b_j^T$), F: (n, k) initial passive sets,
-    xnorm: (n,) column scales. Returns S (n, k), the final F, per-column factors (or None), the indices of the
+    bscale: (n,) column scales ($\|b_j\|_\infty$). Returns S (n, k), the final F, per-column factors (or None), the indices of the
     columns that did not converge, the number of iterations and of pivots (entries moved between the sets).
     """
     n, k = B.shape
@@ -195,7 +195,7 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
     Lall = torch.empty((n, k, k), dtype=G.dtype, device=dev) if keep_factors else None
     chol = torch.zeros(n, dtype=torch.bool, device=dev) if keep_factors else None
     # the state of the columns still iterating, compacted as columns finish
-    act, Fa, b, xa = torch.arange(n, device=dev), F.clone(), B, xnorm
+    act, Fa, b, xa = torch.arange(n, device=dev), F.clone(), B, bscale
     alpha = torch.full((n,), 3, dtype=torch.long, device=dev)      # full exchanges left before the backup rule
     beta = torch.full((n,), k + 1, dtype=torch.long, device=dev)   # fewest infeasible entries seen so far
     pos = torch.arange(1, k + 1, device=dev)
@@ -205,8 +205,8 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
         fac = _Factor(G, Fa)
         x = fac.solve(torch.where(Fa, b, 0))                       # x_F = G_FF^{-1} b_F, zero off F
         y = torch.where(Fa, 0, x @ G - b)                          # dual variable (G is symmetric), zero on F
-        scale = torch.maximum(xa, x.abs().amax(1))
-        infeas = (Fa & (x < -tol * scale[:, None])) | (~Fa & (y < -tol * xa[:, None]))
+        scale = tol * torch.maximum(xa, x.abs().amax(1))[:, None]
+        infeas = (Fa & (x < -scale)) | (~Fa & (y < -scale))
         nv = infeas.sum(1)
         done = nv == 0
         if bool(done.all()):                                        # common after a warm start: no copies
@@ -241,7 +241,7 @@ def _bpp(G, B, F, xnorm, tol, max_iter, keep_factors):
         Fout[act] = Fa
     return S, Fout, (Lall, chol), act, iters, pivots
 
-# %% ../nbs/02_lsqnonneg.ipynb #a9020c38
+# %% ../nbs/02_lsqnonneg.ipynb #748a142d
 def _scipy_columns(A, X, cols):
     "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
     An = A.detach().to('cpu', torch.float64).numpy()
@@ -256,14 +256,14 @@ def _scipy_columns(A, X, cols):
     return torch.from_numpy(out).to(device=A.device, dtype=A.dtype)
 
 
-def _natural_residual(G, B, S, xnorm):
-    r"Per-column relative KKT residual $\max_i |\min(s_i, y_i)| / \|x\|$ with $y = G s - b$ (rows are columns)."
+def _natural_residual(G, B, S, scale):
+    r"Per-column KKT residual $\max_i |\min(s_i, y_i)|$ with $y = G s - b$ (rows are columns), divided by `scale`."
     y = S @ G - B
     r = torch.minimum(S, y).abs().amax(1)
-    return r / xnorm.clamp_min(torch.finfo(S.dtype).tiny)
+    return r / scale.clamp_min(torch.finfo(S.dtype).tiny)
 
 
-def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=False):
+def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
     r"Exact NNLS $\arg\min_{S\ge0}\|X - AS\|_F^2$ for all columns at once; returns S (k, n), the solver state and info."
     m, k = A.shape
     n = X.shape[1]
@@ -278,6 +278,14 @@ def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=Fa
     An = A / d
     G = An.T @ An
     B = _xt_a(X, An)                                   # (n, k): row j is (A~^T x_j)^T
+    if not bool(torch.isfinite(B).all()):              # the NaN/inf check rides on the one pass over X
+        vals = _values(X)
+        if not bool(torch.isfinite(vals).all()):
+            raise ValueError('`X` contains NaN or inf entries')
+        c = vals.abs().max()                           # finite entries whose products overflow: solve for X / c
+        S, state, info = _solve_nnls(A, X / c, init, tol, max_iter, keep_factors)
+        return S * c, state, info
+    bscale = B.abs().amax(1)                           # the scale of every number the pivoting computes
     if init is None:
         F = B > 0
     else:
@@ -287,9 +295,10 @@ def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=Fa
         init = init.to(A.device).T
         F = init.clone() if init.dtype == torch.bool else init.detach() > 0
     F &= alive
-    S, F, L, bad, iters, pivots = _bpp(G, B, F, xnorm, tol, max_iter, keep_factors)
+    S, F, L, bad, iters, pivots = _bpp(G, B, F, bscale, tol, max_iter, keep_factors)
     # Safeguard: certify every column by its KKT residual; anything uncertified is solved again by scipy.
-    res = _natural_residual(G, B, S, xnorm)
+    scale = torch.maximum(bscale, S.abs().amax(1))
+    res = _natural_residual(G, B, S, scale)
     check = 10 * math.sqrt(torch.finfo(dtype).eps)
     bad = torch.unique(torch.cat([bad, torch.nonzero(res > check).flatten()]))
     if bad.numel() > 0:
@@ -298,19 +307,19 @@ def _solve_nnls(A, X, xnorm, init=None, tol=None, max_iter=None, keep_factors=Fa
         F[bad] = Sb > 0
         if keep_factors:
             L[0][bad], L[1][bad] = _Factor(G, F[bad]).rows()
-        res[bad] = _natural_residual(G, B[bad], Sb, xnorm[bad])
+        res[bad] = _natural_residual(G, B[bad], Sb, torch.maximum(bscale[bad], Sb.abs().amax(1)))
     state = dict(d=d, F=F, solvers=L)
     info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
                 kkt_residual=float(res.max()), support=F.T)
     return (S / d).T.contiguous(), state, info
 
-# %% ../nbs/02_lsqnonneg.ipynb #12d2fec7
+# %% ../nbs/02_lsqnonneg.ipynb #6214e15f
 class _LsqnonnegFunction(torch.autograd.Function):
     "Forward: exact batched NNLS. Backward: the implicit gradient on the support, reusing the forward's factors."
     @staticmethod
-    def forward(ctx, A, X, xnorm, init, tol, max_iter, info_out):
+    def forward(ctx, A, X, init, tol, max_iter, info_out):
         keep = (A.requires_grad or X.requires_grad)
-        S, state, info = _solve_nnls(A.detach(), X.detach(), xnorm, init, tol, max_iter, keep_factors=keep)
+        S, state, info = _solve_nnls(A.detach(), X.detach(), init, tol, max_iter, keep_factors=keep)
         info_out.update(info)
         ctx.state = state
         ctx.save_for_backward(A, X, S)
@@ -331,9 +340,9 @@ class _LsqnonnegFunction(torch.autograd.Function):
             gA = XWt - A @ (S @ W.T + W @ S.T)        # = R W^T - A W S^T with R = X - A S
         if ctx.needs_input_grad[1]:
             gX = A @ W
-        return gA, gX, None, None, None, None, None
+        return gA, gX, None, None, None, None
 
-# %% ../nbs/02_lsqnonneg.ipynb #686e005d
+# %% ../nbs/02_lsqnonneg.ipynb #917f3da9
 def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require grad) or numpy array
               X,                 # (m, n) data: torch tensor, numpy array or scipy sparse matrix
               init=None,         # warm start: a previous solution S (k, n) or a boolean support mask (k, n)
@@ -341,12 +350,12 @@ def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require 
               tol=None,          # relative feasibility tolerance of the pivoting (default 10*k*eps of the dtype)
               max_iter=None):    # pivoting iterations before the scipy safeguard takes over (default max(50, 5k))
     r"Exact nonnegative least squares $\arg\min_{S\ge0}\|X-AS\|_F^2$ for all columns at once, differentiable in `A` and `X`."
-    A, X, xnorm = _prepare(A, X)
+    A, X, _ = _prepare(A, X, norms=False)
     info = {}
-    S = _LsqnonnegFunction.apply(A, X, xnorm, init, tol, max_iter, info)
+    S = _LsqnonnegFunction.apply(A, X, init, tol, max_iter, info)
     return (S, info) if return_info else S
 
-# %% ../nbs/02_lsqnonneg.ipynb #3ef6948b
+# %% ../nbs/02_lsqnonneg.ipynb #b6a7eed5
 def kkt_residual(A, X, S):
     r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
@@ -360,7 +369,7 @@ def kkt_residual(A, X, S):
     res = _natural_residual(An.T @ An, _xt_a(X.detach(), An), (S * d[:, None]).T, xnorm)
     return float(res.max())
 
-# %% ../nbs/02_lsqnonneg.ipynb #84acf68b
+# %% ../nbs/02_lsqnonneg.ipynb #2b36f911
 class Lsqnonneg(nn.Module):
     r"An NNLS layer $S = q(X, A) = \arg\min_{S\ge0}\|X - AS\|_F^2$ with a trainable nonnegative `A` of shape (m, k)."
     def __init__(self,
