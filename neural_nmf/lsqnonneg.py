@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['lsqnonneg', 'kkt_residual', 'Lsqnonneg']
 
-# %% ../nbs/02_lsqnonneg.ipynb #b5a82595
+# %% ../nbs/02_lsqnonneg.ipynb #25fac331
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ import scipy.sparse
 import torch
 from torch import nn
 
-# %% ../nbs/02_lsqnonneg.ipynb #05d37050
+# %% ../nbs/02_lsqnonneg.ipynb #e5a68efe
 def _is_sparse(x):
     return scipy.sparse.issparse(x) or (isinstance(x, torch.Tensor) and x.layout != torch.strided)
 
@@ -53,7 +53,7 @@ def _values(x):
     "The stored entries of a dense or COO-sparse tensor, detached."
     return (x.coalesce()._values() if x.layout == torch.sparse_coo else x).detach()
 
-# %% ../nbs/02_lsqnonneg.ipynb #e6522f4d
+# %% ../nbs/02_lsqnonneg.ipynb #1ae0e50a
 def _prepare(A, X, norms=True):
     "Validate `A` and `X`, bring them to one dtype and device; returns `A`, `X` and (if `norms`) the column norms of `X`."
     a_is_torch, x_is_torch = isinstance(A, torch.Tensor), isinstance(X, torch.Tensor)
@@ -104,7 +104,7 @@ def _xt_a(X, A):
         return torch.sparse.mm(X.t(), A)
     return (A.T @ X).T          # (A^T X)^T runs about twice as fast as X^T A with X stored by rows
 
-# %% ../nbs/02_lsqnonneg.ipynb #10d4caa2
+# %% ../nbs/02_lsqnonneg.ipynb #782a2e4f
 def _pack_rows(F):
     "Integer keys of the boolean rows of `F` (n, k), equal keys for equal rows (used to group columns)."
     n, k = F.shape
@@ -176,7 +176,7 @@ def _apply_factor(mats, is_chol, rhs):
     out[~is_chol] = torch.bmm(mats[~is_chol], r[~is_chol])
     return out[:, :, 0]
 
-# %% ../nbs/02_lsqnonneg.ipynb #7549cd79
+# %% ../nbs/02_lsqnonneg.ipynb #8db7dba0
 def _default_tol(dtype, k):
     return 10.0 * k * torch.finfo(dtype).eps
 
@@ -241,7 +241,7 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
         Fout[act] = Fa
     return S, Fout, (Lall, chol), act, iters, pivots
 
-# %% ../nbs/02_lsqnonneg.ipynb #748a142d
+# %% ../nbs/02_lsqnonneg.ipynb #57875386
 def _scipy_columns(A, X, cols):
     "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
     An = A.detach().to('cpu', torch.float64).numpy()
@@ -313,7 +313,7 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
                 kkt_residual=float(res.max()), support=F.T)
     return (S / d).T.contiguous(), state, info
 
-# %% ../nbs/02_lsqnonneg.ipynb #6214e15f
+# %% ../nbs/02_lsqnonneg.ipynb #0f0a8534
 class _LsqnonnegFunction(torch.autograd.Function):
     "Forward: exact batched NNLS. Backward: the implicit gradient on the support, reusing the forward's factors."
     @staticmethod
@@ -342,7 +342,7 @@ class _LsqnonnegFunction(torch.autograd.Function):
             gX = A @ W
         return gA, gX, None, None, None, None
 
-# %% ../nbs/02_lsqnonneg.ipynb #917f3da9
+# %% ../nbs/02_lsqnonneg.ipynb #de453c72
 def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require grad) or numpy array
               X,                 # (m, n) data: torch tensor, numpy array or scipy sparse matrix
               init=None,         # warm start: a previous solution S (k, n) or a boolean support mask (k, n)
@@ -355,7 +355,7 @@ def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require 
     S = _LsqnonnegFunction.apply(A, X, init, tol, max_iter, info)
     return (S, info) if return_info else S
 
-# %% ../nbs/02_lsqnonneg.ipynb #b6a7eed5
+# %% ../nbs/02_lsqnonneg.ipynb #a990e9d1
 def kkt_residual(A, X, S):
     r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
@@ -369,7 +369,7 @@ def kkt_residual(A, X, S):
     res = _natural_residual(An.T @ An, _xt_a(X.detach(), An), (S * d[:, None]).T, xnorm)
     return float(res.max())
 
-# %% ../nbs/02_lsqnonneg.ipynb #2b36f911
+# %% ../nbs/02_lsqnonneg.ipynb #000b73ea
 class Lsqnonneg(nn.Module):
     r"An NNLS layer $S = q(X, A) = \arg\min_{S\ge0}\|X - AS\|_F^2$ with a trainable nonnegative `A` of shape (m, k)."
     def __init__(self,
