@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from . import data_loading as dl
 from . import topics as tp
 from .deep_nmf import Neural_NMF, EnergyLoss, get_loss
@@ -170,20 +170,24 @@ def paired_table(runs,              # returned by `compare_splits`
     names = layer_names or [''] * L
     def head(i): return f'L{i + 1}' + (f' {names[i]}' if names[i] else '')
     cols = [f'err {head(i)}' for i in range(L)] + [f'acc {head(i)}' for i in range(L)] + ['classifier']
-    w0, w = max(len(m) for m in methods) + 2, max(max(len(c) for c in cols) + 2, 18)
-    lines = [f'{len(base)} splits: mean, and [paired difference to {baseline or methods[0]} ± s.e.]',
-             'method'.ljust(w0) + ''.join(c.rjust(w) for c in cols)]
-    lines.append('-' * len(lines[-1]))
+    rows = []
     for m in methods:
         a = _scores(runs[m]); d = a - base
         cells = []
         for j in range(a.shape[1]):
             if np.isnan(a[:, j]).all(): cells.append('-'); continue
-            cell = f'{np.nanmean(a[:, j]):.3f}'
+            p = 4 if j < L else 3                          # errors move in the 3rd decimal: one more digit
+            cell = f'{np.nanmean(a[:, j]):.{p}f}'
             if m != (baseline or methods[0]) and not np.isnan(d[:, j]).all():
-                cell += f' [{d[:, j].mean():+.3f}±{d[:, j].std(ddof=1) / np.sqrt(len(d)):.3f}]'
+                cell += f' [{d[:, j].mean():+.{p}f}±{d[:, j].std(ddof=1) / np.sqrt(len(d)):.{p}f}]'
             cells.append(cell)
-        lines.append(m.ljust(w0) + ''.join(c.rjust(w) for c in cells))
+        rows.append((m, cells))
+    w0 = max(len(m) for m in methods) + 2
+    ws = [max(len(cols[j]), *(len(c[j]) for _, c in rows)) + 2 for j in range(len(cols))]
+    lines = [f'{len(base)} splits: mean, and [paired difference to {baseline or methods[0]} ± s.e.]',
+             'method'.ljust(w0) + ''.join(c.rjust(w) for c, w in zip(cols, ws))]
+    lines.append('-' * len(lines[-1]))
+    lines += [m.ljust(w0) + ''.join(c.rjust(w) for c, w in zip(cells, ws)) for m, cells in rows]
     return '\n'.join(lines)
 
 def paired_difference(runs, method, column, baseline=None) -> tuple:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 from .deep_nmf import (Neural_NMF, EnergyLoss, as_data, get_loss, get_class_loss, prepare_labels, compute_loss,
-                                 sq_norm)
+                                 sq_norm, sq_residual)
 from .lsqnonneg import lsqnonneg
 from .writer import Writer
 
