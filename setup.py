@@ -42,7 +42,7 @@ setuptools.setup(
     install_requires=requirements,
     # 'text' is the older name of the 'sklearn' extra (raw-text input needs scikit-learn too)
     extras_require={'sklearn': sklearn_requirements, 'text': sklearn_requirements,
-                    'notebooks': notebooks_requirements, 'dev': dev_requirements},
+                    'notebooks': notebooks_requirements + sklearn_requirements, 'dev': dev_requirements},
     python_requires='>=' + min_python,
     long_description=(here / 'README.md').read_text(encoding='utf-8') if (here / 'README.md').exists() else '',
     long_description_content_type='text/markdown',
