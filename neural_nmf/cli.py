@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'CLIError', 'compare_methods', 'format_table', 'compare_splits', 'paired_table', 'paired_difference',
-           'save_model', 'load_model', 'save_figures', 'build_parser', 'cmd_demo', 'cmd_fit', 'cmd_topics',
-           'cmd_transform', 'main']
+           'save_model', 'load_model', 'save_figures', 'read_texts', 'texts_corpus', 'vectorize_texts', 'build_parser',
+           'cmd_demo', 'cmd_fit', 'cmd_topics', 'cmd_transform', 'main']
 
 # %% ../nbs/09_cli.ipynb #74e7288e
 import argparse
@@ -267,6 +267,186 @@ def save_figures(out,                 # folder for the PNG files
         files.append(_savefig(ax.figure, out / 'confusion.png'))
     return files
 
+# %% ../nbs/09_cli.ipynb #c1a7e002
+import csv
+import io
+
+# %% ../nbs/09_cli.ipynb #c1a7e003
+def _decode(raw, path, encoding, lines=False):
+    "bytes -> str, or a one-line CLIError naming the file and where the first undecodable byte is."
+    try:
+        return raw.decode('utf-8-sig' if encoding.lower().replace('_', '-') in ('utf-8', 'utf8') else encoding)
+    except LookupError:
+        raise CLIError(f'unknown --encoding {encoding!r}') from None
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        where = f'line {line}' if lines else f'offset {e.start}'
+        raise CLIError(f'{str(path)!r} is not valid {encoding} text (byte {raw[e.start]:#04x} at {where}); '
+                       f'convert it to {encoding} or give its encoding with --encoding') from None
+
+def read_texts(path,               # folder of .txt files, .csv/.tsv file, or a text file with one document per line
+               text_column='text', # CSV/TSV column that holds the documents
+               encoding='utf-8'):  # encoding of the files (a UTF-8 byte order mark is skipped)
+    "Raw documents and their names from a folder of .txt files (sorted by name), a CSV/TSV column, or the lines of a text file."
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() == '.txt')
+        if not files: raise CLIError(f'no .txt files in the folder {str(p)!r}')
+        texts = [_decode(f.read_bytes(), f, encoding) for f in files]
+        names = [f.name for f in files]
+        where = [repr(str(f)) for f in files]
+    elif not p.is_file():
+        raise CLIError(f'--texts: no such file or folder: {str(p)!r}')
+    elif p.suffix.lower() in ('.csv', '.tsv'):
+        text = _decode(p.read_bytes(), p, encoding, lines=True)
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        rows = list(csv.reader(io.StringIO(text, newline=''), delimiter='\t' if p.suffix.lower() == '.tsv' else ','))
+        if not rows: raise CLIError(f'{str(p)!r} is empty')
+        header = [h.strip() for h in rows[0]]
+        if text_column not in header:
+            raise CLIError(f'{str(p)!r} has no column {text_column!r} (columns: {", ".join(header)}); give --text-column')
+        c = header.index(text_column)
+        body = [(i + 2, r) for i, r in enumerate(rows[1:]) if any(x.strip() for x in r)]  # skip blank lines
+        texts = [r[c] if c < len(r) else '' for _, r in body]
+        names = [f'row {i}' for i, _ in body]
+        where = [f'{str(p)!r}, row {i}, column {text_column!r}' for i, _ in body]
+    else:
+        lines = _decode(p.read_bytes(), p, encoding, lines=True).splitlines()
+        texts, names = lines, [f'line {i + 1}' for i in range(len(lines))]
+        where = [f'{str(p)!r}, line {i + 1}' for i in range(len(lines))]
+    if not texts: raise CLIError(f'no documents in {str(p)!r}')
+    for t, w in zip(texts, where):
+        if not t.strip(): raise CLIError(f'{w}: empty document')
+    return texts, names
+
+def _stop_words(value):
+    "--stop-words: 'english', 'none', or a file with one stop word per line."
+    if value is None or value.lower() == 'none': return None
+    if value.lower() == 'english': return 'english'
+    if not Path(value).is_file(): raise CLIError(f"--stop-words must be 'english', 'none' or a file, got {value!r}")
+    return [w.strip() for w in _decode(Path(value).read_bytes(), value, 'utf-8', lines=True).splitlines() if w.strip()]
+
+def texts_corpus(texts,               # list of raw documents
+                 names=None,          # a name per document (kept in corpus.extra['documents'])
+                 labels=None,         # labels: array-like or a file with one label per document
+                 min_df=1,            # TfidfVectorizer options: ignore words in fewer documents (int) or share (float)
+                 max_df=1.0,          # ... in more documents (int) or share (float)
+                 stop_words='english',# 'english', None or a list of words
+                 max_features=None,   # keep the most frequent words only
+                 description='raw texts'):
+    "Tf-idf `Corpus` (words x documents) of raw texts; `corpus.extra['text_vectorizer']` holds what `vectorize_texts` needs."
+    try:
+        corpus = dl.from_texts(list(texts), labels=labels, description=description, min_df=min_df, max_df=max_df,
+                               stop_words=stop_words, max_features=max_features, dtype=np.float64)
+    except ImportError:
+        raise CLIError('--texts needs scikit-learn: pip install "neural-nmf-torch[sklearn]"') from None
+    except (ValueError, TypeError) as e:
+        raise CLIError(f'cannot vectorise the texts: {" ".join(str(e).split())}') from None
+    vec = corpus.extra.pop('vectorizer')
+    keep = ('lowercase', 'strip_accents', 'token_pattern', 'ngram_range', 'stop_words', 'norm', 'use_idf',
+            'smooth_idf', 'sublinear_tf', 'min_df', 'max_df', 'max_features')
+    params = {k: vec.get_params()[k] for k in keep}
+    params['stop_words'] = None if stop_words is None else stop_words
+    corpus.extra['text_vectorizer'] = {'kind': 'tfidf', 'params': params, 'idf': vec.idf_.tolist()}
+    if names is not None: corpus.extra['documents'] = [str(n) for n in names]
+    return corpus
+
+def vectorize_texts(texts,     # list of raw documents
+                    vocab,     # the model's words, one per row of its A_1
+                    settings): # corpus.extra['text_vectorizer'] of the training texts (saved in settings.json)
+    "Tf-idf matrix (words x documents, scipy CSC) of new texts over a fixed vocabulary, with the training idf and options."
+    try:
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.preprocessing import normalize
+    except ImportError:
+        raise CLIError('--texts needs scikit-learn: pip install "neural-nmf-torch[sklearn]"') from None
+    p = settings['params']
+    cv = CountVectorizer(vocabulary=list(vocab), lowercase=p['lowercase'], strip_accents=p['strip_accents'],
+                         token_pattern=p['token_pattern'], ngram_range=tuple(p['ngram_range']),
+                         stop_words=p['stop_words'], dtype=np.float64)
+    C = sp.csr_matrix(cv.transform(list(texts)), dtype=np.float64)          # documents x words, counts
+    if p['sublinear_tf']: C.data = 1 + np.log(C.data)
+    if p['use_idf']: C = sp.csr_matrix(C @ sp.diags(np.asarray(settings['idf'], dtype=np.float64)))
+    if p['norm']: C = normalize(C, norm=p['norm'])
+    return sp.csc_matrix(C.T)
+
+def _empty_note(corpus, stdout):
+    "One line about documents that have no word of the vocabulary (their topic weights are all 0)."
+    X = sp.csc_matrix(corpus.X)
+    empty = np.flatnonzero(np.diff(X.indptr) == 0)
+    if empty.size:
+        docs = corpus.extra.get('documents') or [str(i) for i in range(X.shape[1])]
+        print(f'note: {empty.size} document(s) have no word of the vocabulary, their topic weights are 0 '
+              f'({", ".join(docs[i] for i in empty[:3])}{", ..." if empty.size > 3 else ""})', file=stdout)
+
+def _fit_input(a, stdout=None):
+    "The corpus `fit` trains on: DATA (a matrix file) or --texts (raw documents, tf-idf)."
+    texts_path = getattr(a, 'texts', None)
+    if (a.data is None) == (texts_path is None):
+        raise CLIError('give either DATA (a matrix file) or --texts PATH (raw documents)' +
+                       (', not both' if texts_path is not None else ''))
+    if texts_path is None:
+        return _load_data(a.data, a.vocab, a.labels, a.transpose)
+    if a.vocab is not None or a.transpose: raise CLIError('--vocab and --transpose apply to DATA files, not to --texts')
+    texts, names = read_texts(texts_path, a.text_column, a.encoding)
+    corpus = texts_corpus(texts, names, labels=a.labels, min_df=a.min_df, max_df=a.max_df,
+                          stop_words=_stop_words(a.stop_words), max_features=a.max_features,
+                          description=f'{len(texts)} documents from {str(texts_path)!r}, tf-idf')
+    _empty_note(corpus, stdout or sys.stdout)
+    return corpus
+
+def _input_settings(a, corpus):
+    "What settings.json records about the training input (with --texts: the vectorizer, to re-vectorise new texts)."
+    if getattr(a, 'texts', None) is None: return {'data': str(Path(a.data).resolve())}
+    return {'texts': str(Path(a.texts).resolve()), 'text_vectorizer': corpus.extra['text_vectorizer']}
+
+def _transform_input(a, vocab, settings, stdout=None):
+    "The corpus `transform` maps: DATA (a matrix file) or --texts, vectorised as the model's training texts were."
+    texts_path = getattr(a, 'texts', None)
+    if (a.data is None) == (texts_path is None):
+        raise CLIError('give either DATA (a matrix file) or --texts PATH (raw documents)' +
+                       (', not both' if texts_path is not None else ''))
+    if texts_path is None:
+        return _load_data(a.data, a.vocab, None, a.transpose)
+    if 'text_vectorizer' not in settings:
+        raise CLIError(f'{str(a.model)!r} was not fitted with --texts, so it cannot vectorise texts: give a matrix file')
+    texts, names = read_texts(texts_path, a.text_column, a.encoding)
+    corpus = dl.Corpus(vectorize_texts(texts, vocab, settings['text_vectorizer']), list(vocab),
+                       description=f'{len(texts)} documents from {str(texts_path)!r}')
+    corpus.extra['documents'] = names
+    _empty_note(corpus, stdout or sys.stdout)
+    return corpus
+
+def _df(value):
+    "--min-df / --max-df: a document count (int >= 1) or a share of the documents (float in [0, 1])."
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a count or a share in [0, 1], got {value!r}') from None
+    if v.is_integer() and '.' not in value and 'e' not in value.lower():
+        if v < 1: raise argparse.ArgumentTypeError(f'a document count must be >= 1, got {value}')
+        return int(v)
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f'a share must be in [0, 1], got {value}')
+    return v
+
+def _add_text_args(p, fit=True):
+    "The raw-text options of `fit` (and, without the vectorizer settings, of `transform`)."
+    g = p.add_argument_group('raw text input (instead of DATA; needs scikit-learn)')
+    g.add_argument('--texts', metavar='PATH', help='raw documents: a folder of .txt files (one document each), a .csv or '
+                   '.tsv file with a text column, or a text file with one document per line' +
+                   ('; vectorised with tf-idf (scikit-learn TfidfVectorizer), the vocabulary and idf saved with the model'
+                    if fit else '; vectorised with the vocabulary and idf of the model'))
+    g.add_argument('--text-column', default='text', metavar='NAME', help='CSV/TSV column with the documents (default text)')
+    g.add_argument('--encoding', default='utf-8', help='encoding of the text files (default utf-8)')
+    if fit:
+        g.add_argument('--min-df', type=_df, default=1, metavar='N|F',
+                       help='ignore words in fewer than N documents (or a share F of them; default 1)')
+        g.add_argument('--max-df', type=_df, default=1.0, metavar='N|F',
+                       help='ignore words in more than N documents (or a share F of them; default 1.0)')
+        g.add_argument('--stop-words', default='english', metavar='WHICH',
+                       help="'english' (scikit-learn's list, the default), 'none', or a file with one word per line")
+        g.add_argument('--max-features', type=int, default=None, metavar='N', help='keep only the N most frequent words')
+
 # %% ../nbs/09_cli.ipynb #c0f85875
 class _UsageError(CLIError):
     "A bad command line (main returns 2, like argparse)."
@@ -310,7 +490,7 @@ def build_parser():
                        'model folder to --out. With --labels, a held-out part of the labeled documents is scored '
                        'against the hierarchical NMF baseline, and the model is trained with those labels '
                        '(semi-/supervised) unless --unsupervised.')
-    f.add_argument('data', metavar='DATA', help='data file: features x documents (words x documents); '
+    f.add_argument('data', metavar='DATA', nargs='?', help='data file: features x documents (words x documents); '
                    'CSV files are documents x words with a header row of words')
     f.add_argument('--ranks', type=int, nargs='+', required=True, metavar='K', help='topics per layer, e.g. --ranks 10 6')
     f.add_argument('--labels', metavar='FILE', help='text file with one label per document (empty or ? = unknown)')
@@ -320,6 +500,7 @@ def build_parser():
     f.add_argument('--test-fraction', type=float, default=0.3, metavar='F',
                    help='share of each class held out for scoring when --labels is given (default 0.3; 0 = none)')
     f.add_argument('--out', required=True, metavar='DIR', help='model folder to write (model.pt, vocab.txt, settings.json, PNGs)')
+    _add_text_args(f, fit=True)
     _add_common(f, 100)
     t = sub.add_parser('topics', help='print the topic hierarchy of a saved model',
                        description='Print the topic hierarchy (top words per topic, subtopic shares) of a model folder.')
@@ -331,11 +512,12 @@ def build_parser():
                        'layer\'s topic weights: .npz (arrays S1..SL, topics x documents, and scores/predicted for a '
                        'model with a classifier) or .csv (documents x topics of --layer, with a header).')
     x.add_argument('model', metavar='DIR', help='model folder')
-    x.add_argument('data', metavar='DATA', help='new documents (same formats as fit; words are matched to the '
+    x.add_argument('data', metavar='DATA', nargs='?', help='new documents (same formats as fit; words are matched to the '
                    'model\'s vocabulary by name when the file has a word list)')
     x.add_argument('--out', required=True, metavar='FILE', help='output file, .npz or .csv')
     x.add_argument('--vocab', metavar='FILE', help='word list of DATA (one per line)')
     x.add_argument('--transpose', action='store_true', help='the .npz/.mat matrix has documents as rows')
+    _add_text_args(x, fit=False)
     x.add_argument('--layer', type=int, default=None, metavar='I', help='layer written to a .csv (1..L, default L)')
     return p
 
@@ -415,7 +597,7 @@ def cmd_fit(a, stdout=None):
     if any(x < y for x, y in zip(a.ranks, a.ranks[1:])):
         raise CLIError(f'--ranks must be non-increasing (finest layer first), got {a.ranks}')
     if not 0 <= a.test_fraction < 1: raise CLIError(f'--test-fraction must be in [0, 1), got {a.test_fraction}')
-    corpus = _load_data(a.data, a.vocab, a.labels, a.transpose)
+    corpus = _fit_input(a, stdout)
     m, n = corpus.shape
     if a.ranks[0] > min(m, n):
         raise CLIError(f'--ranks {a.ranks[0]} is larger than the data allows ({m} features x {n} documents)')
@@ -431,7 +613,7 @@ def cmd_fit(a, stdout=None):
     L = len(a.ranks)
     results = compare_methods(corpus, a.ranks, [key] * L, train_idx, test_idx, methods=(METHODS[0], method),
                               epochs=a.epochs, seed=a.seed, lam=a.lam, loss_func=a.loss, progress=not a.quiet)
-    settings = dict(command='fit', data=str(Path(a.data).resolve()), ranks=list(a.ranks), epochs=a.epochs, seed=a.seed,
+    settings = dict(command='fit', **_input_settings(a, corpus), ranks=list(a.ranks), epochs=a.epochs, seed=a.seed,
                     lam=a.lam, loss=a.loss, label_set=key, test_fraction=a.test_fraction,
                     n_train=int(len(train_idx)), n_test=int(len(test_idx)))
     _report(results, corpus, None, a.out, method, train_idx, test_idx, key, settings, stdout)
@@ -473,7 +655,7 @@ def cmd_transform(a, stdout=None):
     L = net.depth
     layer = L if a.layer is None else a.layer
     if not 1 <= layer <= L: raise CLIError(f'--layer must be in 1..{L}, got {a.layer}')
-    corpus = _load_data(a.data, a.vocab, None, a.transpose)
+    corpus = _transform_input(a, vocab, settings, stdout)
     X = _align(corpus, vocab)
     with torch.no_grad():
         o = net(X)
@@ -484,6 +666,7 @@ def cmd_transform(a, stdout=None):
         arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
         if scores is not None:
             arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
+        if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
         np.savez_compressed(out, **arrays)
     else:
         S = S_list[layer - 1]

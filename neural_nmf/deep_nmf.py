@@ -56,6 +56,10 @@ def _check_int(v, what):
         raise ValueError(f"{what} must be a positive integer, got {v!r}")
     return int(v)
 
+def _mark_initialized(module, incompatible_keys):
+    "load_state_dict post-hook: a loaded network counts as initialised."
+    module.initialized = True
+
 def project_unit_columns(A) -> torch.Tensor:
     "Nearest matrix to `A` with nonnegative unit-norm columns: $a_j^+/\\|a_j^+\\|$, or $e_{\\arg\\max a_j}$ when $a_j^+=0$."
     P = A.clamp(min=0)
@@ -105,7 +109,7 @@ class Neural_NMF(nn.Module):
         else:
             self.linear = None
         self.initialized = False   # set by `initialize`, `train` and `load_state_dict`: `train(init='auto')` reads it
-        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, 'initialized', True))
+        self.register_load_state_dict_post_hook(_mark_initialized)   # a module-level function: nets stay picklable
 
     @property
     def depth(self) -> int: return len(self.layers)
