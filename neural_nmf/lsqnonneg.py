@@ -380,7 +380,9 @@ def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require 
     return (S, info) if return_info else S
 
 # %% ../nbs/02_lsqnonneg.ipynb #a990e9d1
-def kkt_residual(A, X, S):
+def kkt_residual(A,   # (m, k) dictionary (torch or numpy)
+                 X,   # (m, n) data: torch, numpy or scipy sparse
+                 S):  # (k, n) candidate solution to check
     r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
     S = torch.as_tensor(S).detach().to(device=A.device, dtype=A.dtype)

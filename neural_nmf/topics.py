@@ -170,7 +170,8 @@ def predict(scores):  # (c, n) class scores (numpy or torch)
     "Predicted class per column: the row of the largest score, (n,) int array."
     return _np(scores, 'scores').argmax(0)
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true,   # (n,) true class indices; negative = unknown, skipped
+             y_pred):  # (n,) predicted class indices
     "Fraction of correct predictions among the samples with a known label (y_true >= 0)."
     t, p = _labels(y_true, arg='y_true'), _labels(y_pred, arg='y_pred')
     if t.size != p.size:
@@ -211,7 +212,8 @@ def fit_readout(S,               # (k, n) representation of all samples (e.g. S_
         return np.linalg.solve(F @ F.T + ridge * np.eye(F.shape[0]), F @ Y.T).T
     return np.linalg.lstsq(F.T, Y.T, rcond=None)[0].T
 
-def apply_readout(B, S):
+def apply_readout(B,   # readout returned by `fit_readout`
+                  S):  # (k, n) representation of the samples to score (same layer as in `fit_readout`)
     "Class scores (c, n) of a readout from `fit_readout` applied to S (k, n)."
     B, S = _np(B, 'B'), _np(S, 'S')
     if B.shape[1] == S.shape[0] + 1:
