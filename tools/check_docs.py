@@ -232,7 +232,7 @@ LOCAL_PATH = re.compile(r'(?:/work/|/tmp/|/home/\w|/root/|/Users/\w|site-package
 
 # numbers quoted in prose: a decimal with >= 2 significant digits (0.53, 2.1, 9.01e-1), not part of a version,
 # identifier, date or dotted name
-PROSE_NUMBER = re.compile(r'(?<![\w.:/#@-])(?<!\d,)(\d+\.\d+(?:[eE][-+]?\d+)?)(?![\w]|\.\d)')
+PROSE_NUMBER = re.compile(r'(?<![\w.:/#@])(?<!\w-)(?<!\d,)(\d+\.\d+(?:[eE][-+]?\d+)?)(?![\w]|\.\d)')
 ANY_NUMBER = re.compile(r'(?<![\w.])[-+]?(\d+\.?\d*(?:[eE][-+]?\d+)?)')
 
 

@@ -215,6 +215,7 @@ class Page:
     def __init__(self, name, link_map, site_prefixes):
         self.name, self.link_map, self.site_prefixes = name, link_map, site_prefixes
         self.ids, self.toc = set(), []
+        self.keep_ids = False   # True on the API page: its headings carry their own unique ids
 
     def uid(self, base):
         i, s = 0, base
@@ -227,7 +228,7 @@ class Page:
         def head(m):
             lvl, inner = m.group(1), m.group(3)
             inner = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', '', inner)
-            given = re.search(r'\bid="([^"]+)"', m.group(2) or '')
+            given = re.search(r'\bid="([^"]+)"', m.group(2) or '') if self.keep_ids else None
             hid = self.uid(given.group(1) if given else slugify(inner))
             if lvl in ('2', '3'): self.toc.append((int(lvl), hid, re.sub(r'<[^>]+>', '', inner)))
             return f'<h{lvl} id="{hid}" class="anchored">{inner}<a class="anchor-link" href="#{hid}">#</a></h{lvl}>'
@@ -571,6 +572,7 @@ def main(argv=None):
     # API reference
     lib_path = root / cfg.get('lib_path', cfg.get('lib_name', '').replace('-', '_'))
     page = Page('api.html', link_map, prefixes)
+    page.keep_ids = True
     mods, api_probs = api_markdown(cfg.get('lib_name'), lib_path, root)
     failures += api_probs
     body = ['<div class="cell markdown"><p>Every public name in each module\'s <code>__all__</code> (private helpers and the command line\'s internal <code>cmd_*</code> functions left out), documented by '
