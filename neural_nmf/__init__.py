@@ -6,6 +6,24 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
+# %% ../nbs/12_public_api.ipynb #814ff952
+import os as _os
+import sys as _sys
+
+# %% ../nbs/12_public_api.ipynb #80eacaa0
+def _console_interrupt_hook(kind, value, tb, _previous=_sys.excepthook):
+    "sys.excepthook of the `neural-nmf` console script: an uncaught Ctrl-C ends with one line and status 130."
+    if not issubclass(kind, KeyboardInterrupt):
+        return _previous(kind, value, tb)
+    try:
+        print('neural-nmf: interrupted', file=_sys.stderr, flush=True)
+        _sys.stdout.flush()
+    finally:
+        _os._exit(130)
+
+if _sys.argv and str(_sys.argv[0]).replace('\\', '/').rsplit('/', 1)[-1].lower().startswith('neural-nmf'):
+    _sys.excepthook = _console_interrupt_hook
+
 # %% ../nbs/12_public_api.ipynb #4eed3c70
 from .lsqnonneg import lsqnonneg, Lsqnonneg, kkt_residual
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss
