@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 # %% ../nbs/09_cli.ipynb #f2994d3d
+from . import _defer_interrupt, _is_console_script, _startup_interrupts
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -626,9 +627,11 @@ def _quiet_stdout():
 
 def _one_line(e): return ' '.join(str(e).split())
 
-def _console_script():
-    "Whether this process is the `neural-nmf` console script (not a notebook or a program calling `main`)."
-    return bool(sys.argv) and str(sys.argv[0]).replace('\\', '/').rsplit('/', 1)[-1].lower().startswith('neural-nmf')
+def _release_startup_interrupts():
+    "Console script: Ctrl-C raises KeyboardInterrupt again; one that came while the package was imported is raised now."
+    if signal.getsignal(signal.SIGINT) is not _defer_interrupt: return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _startup_interrupts: raise KeyboardInterrupt
 
 def _exit_now(code):
     "End the console script at once with `code`: a Ctrl-C during interpreter teardown would go unreported."
@@ -646,7 +649,7 @@ def _exit_now(code):
 def main(argv=None):  # arguments without the program name; default sys.argv[1:]
     "Entry point of the `neural-nmf` console script; returns the exit code (0 = success)."
     code = _run(argv)
-    if _console_script() and argv is None:
+    if _is_console_script() and argv is None:
         _exit_now(code)
     return code
 
@@ -656,6 +659,7 @@ def _run(argv):
     parser = build_parser()
     try:
         try:
+            _release_startup_interrupts()
             a = parser.parse_args(argv)
             if a.command is None:
                 parser.print_help()
