@@ -11,9 +11,12 @@ import codecs
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -564,7 +567,7 @@ def load_mat(path,              # MATLAB .mat file (v5/v7; v7.3 HDF5 files are n
     if not p.is_file():
         raise FileNotFoundError(f'path: no such file: {str(path)!r}')
     try:
-        m = {k: v for k, v in scipy.io.loadmat(p).items() if not k.startswith('__')}
+        m = _loadmat_isolated(p)
         for k, v in m.items():   # sparse variables are built from the file's index arrays: check them before any use
             if sp.issparse(v): _check_file_matrix(v, path)
     except Exception as e:  # scipy raises several types for corrupt or unsupported files
@@ -579,6 +582,53 @@ def load_mat(path,              # MATLAB .mat file (v5/v7; v7.3 HDF5 files are n
     except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as e:
         cls = TypeError if isinstance(e, TypeError) else ValueError
         raise cls(f'path: {str(path)!r}: {" ".join(str(e).split()) or type(e).__name__}') from None
+
+_LOADMAT_CHILD = r'''
+import json, sys
+import numpy as np, scipy.io, scipy.sparse as sp
+m = scipy.io.loadmat(sys.argv[1])
+arrays, meta = {}, {}
+for i, (k, v) in enumerate(m.items()):
+    if k.startswith('__'): continue
+    if sp.issparse(v):                      # the arrays as read, not converted (a conversion could read out of bounds)
+        arrays.update({f'{i}_data': v.data, f'{i}_indices': v.indices, f'{i}_indptr': v.indptr})
+        meta[k] = ['sparse', i, v.format, [int(s) for s in v.shape]]
+    elif isinstance(v, np.ndarray) and v.dtype.kind in 'biuf':
+        arrays[str(i)] = v; meta[k] = ['array', i]
+    elif isinstance(v, np.ndarray) and v.dtype.kind in 'UO':
+        try:
+            s = ([str(x).strip() for x in v.ravel()] if v.dtype.kind == 'U' else
+                 [str(np.asarray(a).ravel()[0]) if np.asarray(a).size else '' for a in v.ravel()])
+            meta[k] = ['strings', s]
+        except Exception:
+            meta[k] = ['other']
+    else:
+        meta[k] = ['other']
+np.savez(sys.argv[2] + '.npz', **arrays)
+with open(sys.argv[2] + '.json', 'w', encoding='utf-8') as fh: json.dump(meta, fh)
+'''
+
+def _loadmat_isolated(path):
+    "The variables of a .mat file, read by `scipy.io.loadmat` in a child process: its compiled reader can crash on a damaged file, which must not take this interpreter with it."
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'vars')
+        r = subprocess.run([sys.executable, '-c', _LOADMAT_CHILD, str(path), out], capture_output=True, text=True)
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or [''])[-1]
+            why = f'the reader crashed (signal {-r.returncode})' if r.returncode < 0 else last
+            raise ValueError(why)
+        arrays = _open_npz(out + '.npz', 'the variables')
+        with open(out + '.json', encoding='utf-8') as fh: meta = json.load(fh)
+    m = {}
+    for k, v in meta.items():
+        if v[0] == 'sparse':
+            i, fmt, shape = v[1], v[2], tuple(v[3])
+            cls = sp.csc_matrix if fmt == 'csc' else sp.csr_matrix
+            m[k] = cls((arrays[f'{i}_data'], arrays[f'{i}_indices'], arrays[f'{i}_indptr']), shape=shape)
+        elif v[0] == 'array': m[k] = arrays[str(v[1])]
+        elif v[0] == 'strings': m[k] = np.array(v[1], dtype=object)
+        else: m[k] = None                    # structs and other MATLAB types: listed, never used as data
+    return m
 
 def _mat_corpus(m, p, key, vocab_key, vocab, labels, label_names, transpose, description):
     def numeric2d(v):
