@@ -662,8 +662,8 @@ def _run(argv):
             _release_startup_interrupts()
             a = parser.parse_args(argv)
             if a.command is None:
-                parser.print_help()
-                code = 2
+                raise _UsageError('neural-nmf: error: a command is required: demo, fit, topics or transform '
+                                  '(see neural-nmf --help)')
             else:
                 code = _COMMANDS[a.command](check_args(a)) or 0
             sys.stdout.flush()             # a closed pipe shows up here, inside the handlers below

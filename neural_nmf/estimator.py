@@ -160,9 +160,19 @@ def _transform_all(self, X):
         S = out[0] if isinstance(out, tuple) else out
     return [_out(X, s.T) for s in S]
 
+def _check_layer(self, layer):
+    "`layer` as an index into the fitted layers (0..L-1, or negative from the end), or an error naming it."
+    _check_fitted(self)
+    L = self.net_.depth
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise TypeError(f"layer must be an integer index (0..{L - 1}, or -{L}..-1 from the end), got {layer!r}")
+    if not -L <= layer < L:
+        raise ValueError(f"layer must be in -{L}..{L - 1} for a model with {L} layers, got {layer}")
+    return int(layer)
+
 def _transform(self, X, layer:int=-1):
     "Representation of X (n_samples x n_features) at `layer` (default: the last), shape (n_samples, k_layer)."
-    return self.transform_all(X)[layer]
+    return self.transform_all(X)[_check_layer(self, layer)]
 
 def _fit_transform(self, X, y=None, label_mask=None, layer:int=-1):
     "Fit to X, then return its representation at `layer` (n_samples x k_layer)."
@@ -170,8 +180,7 @@ def _fit_transform(self, X, y=None, label_mask=None, layer:int=-1):
 
 def _inverse_transform(self, W, layer:int=-1):
     "Map representations W (n_samples x k_layer) back to the feature space: $W\\,(A_1\\cdots A_{layer})^T$."
-    _check_fitted(self)
-    C = self.components_[layer]
+    C = self.components_[_check_layer(self, layer)]
     Wn = W.detach().cpu().numpy() if isinstance(W, torch.Tensor) else (W.toarray() if scipy.sparse.issparse(W) else np.asarray(W))
     if Wn.ndim != 2 or Wn.shape[1] != C.shape[0]:
         raise ValueError(f"W must be (n_samples, {C.shape[0]}) for layer {layer}, got shape {Wn.shape}")
@@ -188,7 +197,8 @@ def _decision_function(self, X):
 
 def _predict(self, X):
     "Predicted class of every sample (from `classes_`)."
-    return self.classes_[self.decision_function(X).argmax(1)]
+    scores = self.decision_function(X)             # first: it explains a model without a classifier
+    return self.classes_[scores.argmax(1)]
 
 def _predict_proba(self, X):
     "Softmax of the class scores (n_samples x n_classes)."
