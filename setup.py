@@ -21,6 +21,8 @@ lic = licenses[cfg['license'].lower()]
 
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+sklearn_requirements = cfg.get('sklearn_requirements', '').split()
+notebooks_requirements = cfg.get('notebooks_requirements', '').split()
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
@@ -38,7 +40,9 @@ setuptools.setup(
     include_package_data=True,
     package_data={'neural_nmf': ['data/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'text': ['scikit-learn>=1.2']},
+    # 'text' is the older name of the 'sklearn' extra (raw-text input needs scikit-learn too)
+    extras_require={'sklearn': sklearn_requirements, 'text': sklearn_requirements,
+                    'notebooks': notebooks_requirements + sklearn_requirements, 'dev': dev_requirements},
     python_requires='>=' + min_python,
     long_description=(here / 'README.md').read_text(encoding='utf-8') if (here / 'README.md').exists() else '',
     long_description_content_type='text/markdown',

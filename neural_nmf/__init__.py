@@ -42,8 +42,18 @@ from .lsqnonneg import lsqnonneg, Lsqnonneg, kkt_residual
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss
 from .train import train, hierarchical_nmf, nmf, save_checkpoint, load_checkpoint
 from .writer import Writer
-from .estimator import NeuralNMF
 from .data_loading import (Corpus, load_20news, load_file, from_texts, make_hierarchical, one_hot,
                                      label_mask, stratified_split)
 from .topics import top_words, topic_links, hierarchy_text, relative_errors
 from .distributed import train_distributed
+
+# %% ../nbs/12_public_api.ipynb #1c7e5b42
+def __getattr__(name):
+    "Import `NeuralNMF` (which needs scikit-learn) on first use, so that `import neural_nmf` does not need it."
+    if name == 'NeuralNMF':
+        from neural_nmf.estimator import NeuralNMF
+        return NeuralNMF
+    raise AttributeError(f"module 'neural_nmf' has no attribute {name!r}")
+
+def __dir__():
+    return sorted([*globals(), 'NeuralNMF'])

@@ -783,7 +783,8 @@ def from_texts(texts,                # list of raw documents (str)
             from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
         except ImportError:
             raise ImportError("from_texts needs scikit-learn: pip install scikit-learn "
-                              "(or pip install 'neural-nmf-torch[text]')") from None
+                              "(or pip install 'neural-nmf-torch[sklearn]')") from None
+
         kinds = {'tfidf': TfidfVectorizer, 'count': CountVectorizer}
         if vectorizer not in kinds:
             raise ValueError(f"vectorizer must be 'tfidf', 'count' or a vectorizer object, got {vectorizer!r}")

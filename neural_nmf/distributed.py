@@ -79,8 +79,11 @@ class DistributedLoss:
     def __init__(self, loss_func='energy', X_local=None, sq_norm_global=None):
         base = get_loss(loss_func)
         self.normalize = bool(getattr(base, 'normalize', False))
-        if isinstance(base, (EnergyLoss, ReconLoss)):
-            self.base = type(base)(normalize=False)
+        self.unit_columns = bool(getattr(base, 'unit_columns', False))   # train projects onto what the loss needs
+        if isinstance(base, EnergyLoss):
+            self.base = EnergyLoss(normalize=False, unit_columns=self.unit_columns)
+        elif isinstance(base, ReconLoss):
+            self.base = ReconLoss(normalize=False)
         else:
             self.base, self.normalize = base, False    # user callables are partial sums already
         self.name = getattr(base, 'name', 'nmf')
@@ -160,6 +163,8 @@ def train_distributed(net:Neural_NMF,    # the same architecture on every rank; 
                          "(same seed on every rank, or on rank 0: parameters are broadcast from rank 0)")
     if kwargs.get('resume') is not None:
         raise ValueError("`resume` is not supported in data-parallel training")
+    if kwargs.get('b_warmup'):
+        raise ValueError("`b_warmup` is not supported in data-parallel training: B is trained jointly with the A_i")
     for old, new in (('label', 'labels'), ('L', 'label_mask')):
         if old in kwargs: raise ValueError(f"use `{new}=` instead of `{old}=` with train_distributed")
     p0 = net.layers[0].A
@@ -192,7 +197,8 @@ def train_distributed(net:Neural_NMF,    # the same architecture on every rank; 
     handles = _hook_grads(params)
     try:
         hist = train(net, Xt, lr=lr, optimizer=optimizer, supervised=supervised, labels=labels, label_mask=label_mask,
-                     loss_func=loss, class_loss=closs, verbose=verbose and dist.get_rank() == 0, **kwargs)
+                     loss_func=loss, class_loss=closs, verbose=verbose and dist.get_rank() == 0, init=None,
+                     b_warmup=0, **{k: v for k, v in kwargs.items() if k not in ('init', 'b_warmup')})
     finally:
         for h in handles: h.remove()
     if check and not parameters_identical(net):

@@ -399,6 +399,7 @@ def api_markdown(lib_name, lib_path, root):
                 docs.append(show_doc(obj, name=n)._repr_markdown_())
                 if inspect.isclass(obj):
                     for mn, mv in obj.__dict__.items():
+                        mv = getattr(mv, 'fn', mv)   # scikit-learn's available_if wraps a method in a descriptor
                         if mn.startswith('_') or not inspect.isfunction(mv) or not mv.__doc__: continue
                         docs.append(show_doc(mv, name=f'{n}.{mn}')._repr_markdown_())
             except Exception as e:
