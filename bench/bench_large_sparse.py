@@ -92,7 +92,7 @@ def worker(cfg):
     if cfg['mode'] == 'full':
         if device.type == 'cuda': torch.cuda.synchronize()
         t = time.perf_counter()
-        hist = train(net, Xt, epoch=cfg['epochs'], verbose=False)   # lr=None: projected GD with line search
+        hist = train(net, Xt, epoch=cfg['epochs'], init=None, verbose=False)   # lr=None: projected GD with line search
         if device.type == 'cuda': torch.cuda.synchronize()
         total = time.perf_counter() - t                    # includes the initial forward pass
         times = [total / max(len(hist.scalars.get('loss', [])), 1)] * len(hist.scalars.get('loss', []))
@@ -107,7 +107,7 @@ def worker(cfg):
             for i in range(0, cfg['n'], B):
                 cols = np.sort(order[i:i + B])
                 Xb = as_data(Xc[:, cols], dtype=dtype, device=device)
-                train(net, Xb, epoch=1, verbose=False)
+                train(net, Xb, epoch=1, init=None, verbose=False)
             if device.type == 'cuda': torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
     res['s_per_epoch'] = float(np.mean(times))

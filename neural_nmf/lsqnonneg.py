@@ -7,6 +7,7 @@ __all__ = ['check_sparse', 'lsqnonneg', 'kkt_residual', 'Lsqnonneg']
 
 # %% ../nbs/02_lsqnonneg.ipynb #25fac331
 import math
+import warnings
 
 import numpy as np
 import scipy.optimize
@@ -367,6 +368,20 @@ def _natural_residual(G, B, S, scale):
     return r / scale.clamp_min(torch.finfo(S.dtype).tiny)
 
 
+def _singular_blocks(G, F):
+    "Boolean (n,): which rows of the passive sets `F` (n, k) select a singular block $G_{FF}$ (the test `_Factor` uses)."
+    k = F.shape[1]
+    keys = _pack_rows(F)
+    uniq, inv = torch.unique(keys, dim=0, return_inverse=True) if keys.dim() > 1 else torch.unique(keys, return_inverse=True)
+    first = torch.full((uniq.shape[0],), F.shape[0], dtype=torch.long, device=F.device)
+    Fu = F[first.scatter_reduce(0, inv, torch.arange(F.shape[0], device=F.device), reduce='amin')]
+    M = torch.where(Fu[:, :, None] & Fu[:, None, :], G, torch.zeros((), dtype=G.dtype, device=G.device))
+    M.diagonal(dim1=1, dim2=2).add_((~Fu).to(G.dtype))
+    L, info = torch.linalg.cholesky_ex(M)
+    dmin = L.diagonal(dim1=1, dim2=2).amin(1)
+    return (~((info == 0) & (dmin * dmin > 10 * k * torch.finfo(G.dtype).eps)))[inv]
+
+
 def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
     r"Exact NNLS $\arg\min_{S\ge0}\|X - AS\|_F^2$ for all columns at once; returns S (k, n), the solver state and info."
     m, k = A.shape
@@ -413,7 +428,11 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
         if keep_factors:
             L[0][bad], L[1][bad] = _Factor(G, F[bad]).rows()
         res[bad] = _natural_residual(G, B[bad], Sb, torch.maximum(bscale[bad], Sb.abs().amax(1)))
-    state = dict(d=d, F=F, solvers=L)
+    # Cholesky-factored blocks passed the nonsingularity test; only the others (inverses) need checking
+    singular = 0
+    if keep_factors and not bool(L[1].all()):
+        singular = int(_singular_blocks(G, F[~L[1]]).sum())
+    state = dict(d=d, F=F, solvers=L, singular=singular)
     info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
                 kkt_residual=float(res.max()), support=F.T)
     return _in_range(S.T, (S / d).T.contiguous()), state, info
@@ -444,6 +463,11 @@ class _LsqnonnegFunction(torch.autograd.Function):
         A, X, S = ctx.saved_tensors
         st = ctx.state
         d, F = st['d'], st['F']
+        if st.get('singular'):
+            warnings.warn(f"lsqnonneg backward: {st['singular']} column(s) have a singular support block (linearly "
+                          "dependent columns of A in the support, e.g. a duplicated column): the solution is not "
+                          "differentiable there, and the gradient returned for them (pseudo-inverse of the block) is "
+                          "not a derivative", RuntimeWarning, stacklevel=2)
         # (A_P^T A_P) w_P = g_P  <=>  G_PP (d*w)_P = (g/d)_P  with G the Gram matrix of the scaled A
         wt = _apply_factor(*st['solvers'], torch.where(F, gS.T / d, 0))
         W = (torch.where(F, wt, 0) / d).T                                    # (k, n), zero off the supports
@@ -469,7 +493,9 @@ def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require 
     return (S, info) if return_info else S
 
 # %% ../nbs/02_lsqnonneg.ipynb #a990e9d1
-def kkt_residual(A, X, S):
+def kkt_residual(A,   # (m, k) dictionary (torch or numpy)
+                 X,   # (m, n) data: torch, numpy or scipy sparse
+                 S):  # (k, n) candidate solution to check
     r"Largest relative violation of the NNLS optimality conditions by `S`: $\max_{i,j}|\min(\tilde s_{ij}, \tilde y_{ij})|/\|x_j\|$."
     A, X, xnorm = _prepare(A, X)
     S = torch.as_tensor(S).detach().to(device=A.device, dtype=A.dtype)

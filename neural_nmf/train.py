@@ -48,7 +48,9 @@ def _rel_sq_error(X, A, S, xx):
 def _hals(X, k, n_iter, tol, generator, xx):
     "One HALS run from a random start; returns `(A, S, relative squared error)`."
     m, n = X.shape
-    scale = (xx / (m * n * k)).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
+    # uniform entries of A and S with E[(AS)_ij] = k scale^2 / 4 = rms(X): the start scales like sqrt(X), so X -> cX
+    # gives the same run with A, S scaled by sqrt(c) (the start, hence the result, does not depend on the units of X)
+    scale = (4 * (xx / (m * n)).sqrt() / k).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
     A = torch.rand(m, k, generator=generator, dtype=X.dtype).to(X.device) * scale
     S = torch.rand(k, n, generator=generator, dtype=X.dtype).to(X.device) * scale
     tiny = torch.finfo(X.dtype).tiny

@@ -149,7 +149,7 @@ Writer.load = classmethod(_load)
 def _plot(self:Writer,
           names=None,   # scalar names to plot; default: every scalar whose name starts with 'loss'
           ax=None,      # matplotlib Axes to draw on; default: a new figure
-          logy:bool=None, # log-scale y axis; default: on when all plotted values are positive
+          logy:bool=None, # log-scale y axis; default: on when all plotted values are positive and span a factor >= 10
           title:str=None):
     "Plot scalar curves against epoch; returns `(fig, ax)`."
     import matplotlib.pyplot as plt
@@ -162,7 +162,8 @@ def _plot(self:Writer,
     else: fig = ax.figure
     for n in names: ax.plot(self.scalar_epochs[n], self.scalars[n], label=n)
     vals = [v for n in names for v in self.scalars[n] if math.isfinite(v)]
-    if logy is None: logy = bool(vals) and min(vals) > 0
+    # a log axis over less than a decade labels its minor ticks with rounded, repeated numbers
+    if logy is None: logy = bool(vals) and min(vals) > 0 and max(vals) >= 10 * min(vals)
     if logy: ax.set_yscale('log')
     ax.set_xlabel('epoch'); ax.set_ylabel(names[0] if len(names) == 1 else 'value')
     if len(names) > 1: ax.legend()

@@ -14,8 +14,14 @@ beyond the standard library), waits for MathJax to finish, and reports one line 
   CONSOLE   a JavaScript error, a console.error, or a resource that failed to load (4xx/5xx, missing file)
   EXTERNAL  a request to anything but the local server (the preview must work offline)
   IMAGE     an <img> that did not decode
+  OVERFLOW  at 1280 px: the page scrolls sideways, a code block, table, figure or output sticks out of the text
+            column or has content clipped inside its box, or a text table in an output is wrapped by the browser
+  MARKUP    a literal backtick in the page title, the <h1> or the sidebar
+  LOCALPATH a local filesystem path (/work/, /tmp/, /home/..., site-packages, a virtualenv) anywhere on a page
+  NUMBER    a number quoted in the prose (markdown cells; a decimal with >= 2 significant digits) that no output
+            of the same page shows, to the digits quoted; definitions go in tools/prose_numbers.txt
 
-It saves screenshots (full page, 1280 px wide) of index.html and lsqnonneg.html into --screenshots
+It saves screenshots (full page, 1280 px wide) of index, getting_started, demo, lsqnonneg and api into --screenshots
 (default: PREVIEW/_screenshots). Exit status: 0 if no problem, 1 if any, 2 if it could not run.
 
 Needs: `chromium` (Debian: `apt-get update && apt-get install -y chromium`), or --chromium PATH to another
@@ -36,7 +42,7 @@ FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
          '--disable-default-apps', '--disable-extensions', '--mute-audio', '--hide-scrollbars',
          '--disable-features=Translate,MediaRouter,OptimizationHints', '--remote-debugging-pipe']
-SCREENSHOT_PAGES = ['index.html', 'lsqnonneg.html']
+SCREENSHOT_PAGES = ['index.html', 'getting_started.html', 'demo.html', 'lsqnonneg.html', 'api.html']
 
 
 class CDP:
@@ -148,7 +154,54 @@ PAGE_JS = r"""
   const badImgs = Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))
       .map(i => (i.getAttribute('src') || '').slice(0, 60));
   const nMath = document.querySelectorAll('mjx-container').length;
-  return {ids, links, texts, merrors, badImgs, nMath, title: document.title};
+  // what a reader sees at 1280 px: content wider than the page or clipped inside its box
+  const overflow = [];
+  const main = document.querySelector('main') || document.body;
+  const ms = getComputedStyle(main), mr = main.getBoundingClientRect();
+  const right = mr.right - parseFloat(ms.paddingRight || 0);
+  const snip = e => (e.textContent || e.getAttribute('alt') || '').trim().split('\n')[0].slice(0, 60);
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    overflow.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px wide at ' + window.innerWidth + ' px');
+  for (const e of document.querySelectorAll('main pre, main table, main .highlight, main img, main .output')) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0) continue;
+    if (r.right > right + 1) overflow.push(e.tagName.toLowerCase() + ' sticks out of the text column by ' +
+        Math.round(r.right - right) + ' px: "' + snip(e) + '"');
+    else if ((e.tagName === 'PRE' || e.tagName === 'TABLE') && e.scrollWidth > e.clientWidth + 1)
+      overflow.push(e.tagName.toLowerCase() + ' content is clipped (' + e.scrollWidth + ' px in a ' + e.clientWidth +
+          ' px box): "' + snip(e) + '"');
+  }
+  // a text table in an output that the browser wraps is unreadable: measure its lines unwrapped
+  for (const e of document.querySelectorAll('main pre.output')) {
+    const lines = (e.textContent || '').split('\n');
+    const tabular = lines.filter(l => /\S {2,}\S|\|/.test(l)).length >= 3;
+    if (!tabular) continue;
+    const ws = e.style.whiteSpace; e.style.whiteSpace = 'pre';
+    const wide = e.scrollWidth > e.clientWidth + 1, w = e.scrollWidth;
+    e.style.whiteSpace = ws;
+    if (wide) overflow.push('a text table in an output wraps (' + w + ' px of lines in a ' + e.clientWidth + ' px box): "' + snip(e) + '"');
+  }
+  const sidebar = Array.from(document.querySelectorAll('nav.sidebar a, #quarto-sidebar a')).map(a => a.textContent.trim());
+  const h1 = Array.from(document.querySelectorAll('h1')).map(e => e.textContent.trim());
+  // prose (markdown cells) and outputs, for the numbers-in-prose check
+  const textOf = (root) => {
+    const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), out = [];
+    let t;
+    while ((t = w.nextNode())) {
+      let skip = false;
+      for (let e = t.parentElement; e && e !== root; e = e.parentElement)
+        if (SKIP.has(e.tagName.toUpperCase()) || (e.classList && e.classList.contains('anchor-link'))) { skip = true; break; }
+      if (!skip) out.push(t.nodeValue);
+    }
+    return out.join('');
+  };
+  const prose = Array.from(document.querySelectorAll('main .cell.markdown, main .description, main .cell-markdown, main .quarto-title-meta, main header p'))
+      .filter(e => !e.closest('.output')).map(textOf);
+  const outputs = Array.from(document.querySelectorAll('main .output, main .cell-output, main .cell-output-display'))
+      .map(e => e.textContent + ' ' + Array.from(e.querySelectorAll('img')).map(i => i.getAttribute('alt') || '').join(' '));
+  const bodyText = document.body.innerText + ' ' + Array.from(document.querySelectorAll('a[href], img[src]'))
+      .map(e => (e.getAttribute('href') || e.getAttribute('src') || '').slice(0, 300)).filter(s => !s.startsWith('data:')).join(' ');
+  return {ids, links, texts, merrors, badImgs, nMath, title: document.title, overflow, sidebar, h1, prose, outputs, bodyText};
 })()
 """
 
@@ -172,6 +225,66 @@ def raw_math(text):
             a, b = max(0, m.start() - 30), min(len(text), m.end() + 30)
             return what, ' '.join(text[a:b].split())
     return None
+
+
+LOCAL_PATH = re.compile(r'(?:/work/|/tmp/|/home/\w|/root/|/Users/\w|site-packages|dist-packages|/usr/lib/python|'
+                        r'/opt/conda|\.venv/|venv\d*/lib|[A-Z]:\\Users\\)')
+
+# numbers quoted in prose: a decimal with >= 2 significant digits (0.53, 2.1, 9.01e-1), not part of a version,
+# identifier, date or dotted name
+PROSE_NUMBER = re.compile(r'(?<![\w.:/#@])(?<!\w-)(?<!\d,)(\d+\.\d+(?:[eE][-+]?\d+)?)(?![\w]|\.\d)')
+ANY_NUMBER = re.compile(r'(?<![\w.])[-+]?(\d+\.?\d*(?:[eE][-+]?\d+)?)')
+
+
+def significant(num):
+    "Number of significant digits of a decimal string (leading zeros dropped)."
+    mant = re.split(r'[eE]', num)[0].replace('.', '').lstrip('0')
+    return len(mant)
+
+
+def read_allow(path):
+    "The allow-list: lines `PAGE NUMBER  # why` (PAGE may be *); returns {(page, number)}."
+    allow = set()
+    if not path or not Path(path).is_file(): return allow
+    for ln in Path(path).read_text(encoding='utf-8').splitlines():
+        ln = ln.split('#', 1)[0].strip()
+        if not ln: continue
+        page, *nums = ln.split()
+        allow |= {(page, n) for n in nums}
+    return allow
+
+
+def number_found(num, outputs_numbers):
+    "True if `num` (a decimal string from prose) equals an output number rounded to the digits num shows."
+    x = float(num)
+    mant = re.split(r'[eE]', num)[0]
+    dec = len(mant.split('.')[1]) if '.' in mant else 0
+    exp = int(re.split(r'[eE]', num)[1]) if re.search(r'[eE]', num) else 0
+    step = 10.0 ** (exp - dec)
+    for y in outputs_numbers:
+        if abs(y - x) <= step / 2 * (1 + 1e-9): return True
+        # the same number quoted as a percentage or as a fraction
+        if abs(100 * y - x) <= step / 2 * (1 + 1e-9) or abs(y / 100 - x) <= step / 2 * (1 + 1e-9): return True
+    return False
+
+
+def prose_numbers(prose, outputs, allow, page):
+    "Numbers quoted in the prose of a page that no output of the page shows: [(number, context)]."
+    outs = []
+    for t in outputs:
+        for m in ANY_NUMBER.finditer(t.replace(',', '')):
+            try: outs.append(float(m.group(1)))
+            except ValueError: pass
+    missing = []
+    for text in prose:
+        for m in PROSE_NUMBER.finditer(text):
+            num = m.group(1)
+            if significant(num) < 2: continue
+            if (page, num) in allow or ('*', num) in allow: continue
+            if number_found(num, outs): continue
+            a, b = max(0, m.start() - 50), min(len(text), m.end() + 30)
+            missing.append((num, ' '.join(text[a:b].split())))
+    return missing
 
 
 def serve(folder):
@@ -208,7 +321,10 @@ def main(argv=None):
     ap.add_argument('--screenshots', default=None, help='where to save the screenshots (default: PREVIEW/_screenshots)')
     ap.add_argument('--chromium', default=None, help='path to the chromium binary (default: chromium on PATH)')
     ap.add_argument('--timeout', type=float, default=60, help='seconds to wait for one page to load and typeset (default 60)')
+    ap.add_argument('--allow', default=str(Path(__file__).resolve().parent / 'prose_numbers.txt'),
+                    help='allow-list of numbers quoted in prose that are not outputs (default: tools/prose_numbers.txt)')
     args = ap.parse_args(argv)
+    allow = read_allow(args.allow)
 
     t0 = time.time()
     folder = Path(args.preview).resolve()
@@ -297,6 +413,16 @@ def main(argv=None):
                 problem('MATH', page, f'unrendered {what_snip[0]}: "{what_snip[1]}"')
             for err in res['merrors']: problem('MATH', page, f'MathJax error: {err}')
             for src in res['badImgs']: problem('IMAGE', page, f'image did not load: {src}')
+            for o in dict.fromkeys(res['overflow']): problem('OVERFLOW', page, o)
+            for where, texts in (('title', [res['title']] + res['h1']), ('sidebar', res['sidebar'])):
+                for t in texts:
+                    if '`' in t: problem('MARKUP', page, f'literal backtick in the {where}: "{t[:80]}"')
+            for m in dict.fromkeys(mm.group(0) for mm in LOCAL_PATH.finditer(res['bodyText'])):
+                i = res['bodyText'].find(m)
+                problem('LOCALPATH', page, f'local path "{m}" in: "{" ".join(res["bodyText"][max(0, i - 60):i + 60].split())}"')
+            if page != 'api.html':
+                for num, ctx in prose_numbers(res['prose'], res['outputs'], allow, page):
+                    problem('NUMBER', page, f'{num} in the prose is in no output of the page: "{ctx}"')
             if page in SCREENSHOT_PAGES:
                 m = cdp.send('Page.getLayoutMetrics', session=sid)
                 h = min(int(m.get('cssContentSize', m.get('contentSize'))['height']) + 1, 12000)

@@ -56,6 +56,24 @@ def list_notebooks(nbs):
     return sorted(nbs_, key=lambda p: (p.relative_to(nbs).as_posix() != 'index.ipynb', p.relative_to(nbs).as_posix()))
 
 
+def sidebar_order(nbs):
+    """[(notebook path relative to nbs, section or None)] from nbs/sidebar.yml (Quarto's sidebar, when
+    custom_sidebar is on), or None when there is no such file."""
+    f = nbs / 'sidebar.yml'
+    if not f.is_file(): return None
+    import yaml
+    out = []
+    def walk(items, section):
+        for it in items or []:
+            if isinstance(it, str): out.append((it, section))
+            elif isinstance(it, dict) and 'section' in it: walk(it.get('contents'), it['section'])
+            elif isinstance(it, dict) and 'href' in it and str(it['href']).endswith(('.ipynb', '.qmd')):
+                out.append((it['href'], section))
+    sb = (yaml.safe_load(f.read_text()) or {}).get('website', {}).get('sidebar', {})
+    for s in (sb if isinstance(sb, list) else [sb]): walk(s.get('contents'), None)
+    return out
+
+
 def find_mathjax(explicit=None):
     if explicit:
         p = Path(explicit)
@@ -197,6 +215,7 @@ class Page:
     def __init__(self, name, link_map, site_prefixes):
         self.name, self.link_map, self.site_prefixes = name, link_map, site_prefixes
         self.ids, self.toc = set(), []
+        self.keep_ids = False   # True on the API page: its headings carry their own unique ids
 
     def uid(self, base):
         i, s = 0, base
@@ -209,7 +228,8 @@ class Page:
         def head(m):
             lvl, inner = m.group(1), m.group(3)
             inner = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', '', inner)
-            hid = self.uid(slugify(inner))
+            given = re.search(r'\bid="([^"]+)"', m.group(2) or '') if self.keep_ids else None
+            hid = self.uid(given.group(1) if given else slugify(inner))
             if lvl in ('2', '3'): self.toc.append((int(lvl), hid, re.sub(r'<[^>]+>', '', inner)))
             return f'<h{lvl} id="{hid}" class="anchored">{inner}<a class="anchor-link" href="#{hid}">#</a></h{lvl}>'
         h = re.sub(r'<h([1-6])(\s[^>]*)?>(.*?)</h\1>', head, h, flags=re.S)
@@ -309,6 +329,8 @@ nav.sidebar { position: fixed; top:0; left:0; bottom:0; width: var(--side); over
 nav.sidebar .site { font-weight: 700; font-size: 1.15rem; display:block; margin-bottom: .3rem; color: var(--fg); }
 nav.sidebar .tag { font-size: .75rem; color: var(--muted); margin-bottom: 1rem; }
 nav.sidebar ul { list-style:none; padding:0; margin:0; } nav.sidebar li a { display:block; padding:.25rem .5rem; border-radius:4px; color: var(--fg); }
+nav.sidebar li.section { font-size: .8rem; text-transform: uppercase; color: var(--muted); margin: .7rem 0 .1rem .5rem; }
+nav.sidebar li.insection a { padding-left: 1.2rem; }
 nav.sidebar li a.active { background: #e3effc; color: var(--accent); font-weight:600; }
 main { margin-left: var(--side); max-width: 1000px; padding: 1.5rem 2.5rem 4rem; }
 header.title-block h1 { margin: .2rem 0 .3rem; font-size: 2.1rem; } header.title-block .description { color: var(--muted); font-size: 1.1rem; margin:0 0 1.5rem; }
@@ -316,14 +338,14 @@ nav.toc { font-size: .9rem; border-left: 3px solid var(--border); padding-left: 
 nav.toc ul { list-style: none; padding-left: 0; margin: .2rem 0; } nav.toc li.l3 { padding-left: 1rem; }
 .cell { margin: .8rem 0; } .cell.code .source { border-left: 3px solid var(--accent); }
 .highlight { background: #f6f8fa; padding: .6rem .8rem; overflow-x:auto; margin:0; border-radius: 0 4px 4px 0; }
-.highlight pre { margin: 0; font-size: .86rem; }
+.highlight pre { margin: 0; font-size: .86rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .86rem; overflow-x:auto; }
 pre.output { margin:.3rem 0; padding: .4rem .8rem; background: #fff; border: 1px solid #eee; white-space: pre-wrap; }
 pre.output.stderr { background: #fff8e6; } pre.output.error { background:#fdecea; color:#a4000f; }
 .output.figure img { max-width: 100%; height: auto; }
 .output.markdown.asis h3, .output.markdown.asis h4 { font-family: "DejaVu Sans Mono", Menlo, monospace; }
 .output.markdown.asis blockquote { margin-left: 0; }
-table { border-collapse: collapse; margin: .6rem 0; } th, td { border-bottom: 1px solid var(--border); padding: .25rem .6rem; text-align:left; }
+table { border-collapse: collapse; margin: .6rem 0; display: block; max-width: 100%; overflow-x: auto; } th, td { border-bottom: 1px solid var(--border); padding: .25rem .6rem; text-align:left; }
 blockquote { border-left: 4px solid var(--border); margin-left: 0; padding-left: 1rem; color: #495057; }
 .anchor-link { visibility: hidden; margin-left: .4rem; color: var(--muted); } h1:hover .anchor-link, h2:hover .anchor-link, h3:hover .anchor-link { visibility: visible; }
 footer.pager { display:flex; justify-content: space-between; border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1rem; }
@@ -343,9 +365,17 @@ window.MathJax = {
 </script>"""
 
 
+NAV_SECTIONS = {}
+
+
 def page_html(site, title, desc, body, nav, cur, toc, prev, nxt):
-    items = ''.join(f'<li><a href="{html.escape(n)}"{" class=active" if n == cur else ""}>{html.escape(t)}</a></li>'
-                    for n, t in nav)
+    items, last = '', None
+    for n, t in nav:
+        sec = NAV_SECTIONS.get(n)
+        if sec != last and sec: items += f'<li class="section">{html.escape(sec)}</li>'
+        last = sec
+        items += (f'<li{" class=insection" if sec else ""}><a href="{html.escape(n)}"{" class=active" if n == cur else ""}>'
+                  f'{html.escape(t)}</a></li>')
     toc_html = ''
     if len(toc) > 1:
         toc_html = '<nav class="toc"><strong>On this page</strong><ul>' + ''.join(
@@ -372,6 +402,27 @@ def page_html(site, title, desc, body, nav, cur, toc, prev, nxt):
 
 
 # ---------------------------------------------------------------- API page
+# names left out of the API page: private helpers and the command line's internals (documented on the CLI page)
+INTERNAL = re.compile(r'^(_|cmd_|build_parser$)')
+
+
+def clean_signature(md, obj, anchor):
+    """show_doc markdown made readable: `*args`/`**kw` instead of `args:VAR_POSITIONAL`, no `NoneType`
+    annotations, dataclass factories by name instead of `<factory>`, no `#LNone` source line, and a heading id
+    unique on the page (`module-name`, so that `lsqnonneg` and `Lsqnonneg` do not collide)."""
+    md = re.sub(r'(\w+):VAR_POSITIONAL', r'*\1', md)
+    md = re.sub(r'(\w+):VAR_KEYWORD', r'**\1', md)
+    md = re.sub(r':\s*NoneType\s*=\s*None', '=None', md)
+    md = md.replace('#LNone)', ')')
+    import dataclasses
+    if dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            if f.default_factory is not dataclasses.MISSING:
+                md = re.sub(rf'\b({f.name}(?::[\w\[\], .]+)?)=<factory>', rf'\1={f.default_factory.__name__}()', md)
+    md = re.sub(r'^### (.+)$', lambda m: f'<h3 id="{anchor}">{m.group(1)}</h3>', md, count=1, flags=re.M)
+    return md
+
+
 def api_markdown(lib_name, lib_path, root):
     "Markdown sections (module, [show_doc markdown]) for every module's __all__; import errors are reported."
     from nbdev.showdoc import show_doc
@@ -389,19 +440,23 @@ def api_markdown(lib_name, lib_path, root):
             problems.append(f'api: cannot import {modname}: {type(e).__name__}: {e}')
             mods.append((modname, '', [f'*Could not import `{modname}`: {html.escape(str(e))}*']))
             continue
-        names = list(getattr(m, '__all__', []))
+        names = [n for n in getattr(m, '__all__', []) if not INTERNAL.match(n)]
         if not names: continue
-        docs = []
+        docs, short = [], modname.rsplit('.', 1)[-1]
         for n in names:
             obj = getattr(m, n, None)
             if obj is None: problems.append(f'api: {modname}.__all__ names {n!r} which does not exist'); continue
             try:
-                docs.append(show_doc(obj, name=n)._repr_markdown_())
+                if not callable(obj):   # a constant: its value, not show_doc (which would document its type)
+                    docs.append(f'<h3 id="{short}-{slugify(n)}">{n}</h3>\n\n```python\n{n} = {obj!r}\n```\n')
+                    continue
+                docs.append(clean_signature(show_doc(obj, name=n)._repr_markdown_(), obj, f'{short}-{slugify(n)}'))
                 if inspect.isclass(obj):
                     for mn, mv in obj.__dict__.items():
                         mv = getattr(mv, 'fn', mv)   # scikit-learn's available_if wraps a method in a descriptor
                         if mn.startswith('_') or not inspect.isfunction(mv) or not mv.__doc__: continue
-                        docs.append(show_doc(mv, name=f'{n}.{mn}')._repr_markdown_())
+                        docs.append(clean_signature(show_doc(mv, name=f'{n}.{mn}')._repr_markdown_(), mv,
+                                                    f'{short}-{slugify(n)}.{slugify(mn)}'))
             except Exception as e:
                 problems.append(f'api: show_doc({modname}.{n}) failed: {type(e).__name__}: {e}')
         mods.append((modname, (m.__doc__ or '').strip().splitlines()[0] if m.__doc__ else '', docs))
@@ -439,6 +494,12 @@ def main(argv=None):
 
     notebooks = list_notebooks(nbs)
     if not notebooks: sys.exit(f'error: no notebooks in {nbs}')
+    sections = {}
+    order_sb = sidebar_order(nbs)
+    if order_sb:   # the sidebar's order and sections; notebooks it does not list go last
+        pos = {n: i for i, (n, _) in enumerate(order_sb)}
+        sections = {n: sec for n, sec in order_sb}
+        notebooks.sort(key=lambda p: pos.get(p.relative_to(nbs).as_posix(), len(pos)))
     names = {p: (p.relative_to(nbs).parent / page_name(p)).as_posix() for p in notebooks}
     link_map = {p.name: names[p] for p in notebooks}
     if out.exists(): shutil.rmtree(out)
@@ -483,6 +544,7 @@ def main(argv=None):
             except Exception: fm = {}
         titles[p] = fm.get('title') or p.stem
     nav = [(names[p], titles[p]) for p in notebooks] + [('api.html', 'API reference')]
+    NAV_SECTIONS.update({names[p]: sections.get(p.relative_to(nbs).as_posix()) for p in notebooks})
 
     def depth_fix(h, name):  # pages in sub folders need ../ for _static and nav links
         d = name.count('/')
@@ -510,21 +572,28 @@ def main(argv=None):
     # API reference
     lib_path = root / cfg.get('lib_path', cfg.get('lib_name', '').replace('-', '_'))
     page = Page('api.html', link_map, prefixes)
+    page.keep_ids = True
     mods, api_probs = api_markdown(cfg.get('lib_name'), lib_path, root)
     failures += api_probs
-    body = ['<div class="cell markdown"><p>Every name in each module\'s <code>__all__</code>, documented by '
+    body = ['<div class="cell markdown"><p>Every public name in each module\'s <code>__all__</code> (private helpers and the command line\'s internal <code>cmd_*</code> functions left out), documented by '
             'nbdev\'s <code>show_doc</code>. The notebooks themselves explain the why and show examples.</p></div>']
     modidx = {}
     try:
         modidx = importlib.import_module(lib_path.name + '._modidx').d.get('syms', {})
     except Exception: pass
+    nb_pos = {names[p].rsplit('/', 1)[-1]: i for i, p in enumerate(notebooks)}
+    def mod_nb(modname): return next((v[0].split('#')[0] for v in modidx.get(modname, {}).values()), None)
+    mods.sort(key=lambda t: nb_pos.get(page_name(Path(mod_nb(t[0]) or 'zz.ipynb')), len(nb_pos)))
+    body.insert(1, '<div class="cell markdown"><p>Modules, in the order of the pages that explain them: ' +
+                ', '.join(f'<a href="#{slugify(mn)}"><code>{mn}</code></a>' for mn, _, _ in mods) + '.</p></div>')
     for modname, mdoc, docs in mods:
-        src_nb = next((v[0].split('#')[0] for v in modidx.get(modname, {}).values()), None)
+        src_nb = mod_nb(modname)
         head = f'## {modname}\n\n' + (f'{mdoc}\n\n' if mdoc else '') + (f'Explained in [{src_nb}]({src_nb}).\n' if src_nb else '')
         body.append(f'<div class="cell markdown">{page.fix_html(md2html(head))}</div>')
         body += [f'<div class="output markdown asis">{page.fix_html(md2html(d))}</div>' for d in docs]
     (out / 'api.html').write_text(page_html(site, 'API reference', 'Every exported name, module by module.',
-                                            '\n'.join(body), nav, 'api.html', page.toc, nav[-2], None), encoding='utf-8')
+                                            '\n'.join(body), nav, 'api.html', [t for t in page.toc if t[0] == 2],
+                                            nav[-2], None), encoding='utf-8')
     if not (out / 'index.html').exists():  # no index.ipynb (yet): a placeholder so that the nav works
         failures.append(f'{nbs.relative_to(root) if nbs.is_relative_to(root) else nbs}/index.ipynb does not exist: '
                         'the home page (and README source) is missing; wrote a placeholder index.html')
