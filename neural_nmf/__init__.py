@@ -6,6 +6,37 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
+# %% ../nbs/12_public_api.ipynb #814ff952
+import os as _os
+import signal as _signal
+import sys as _sys
+
+# %% ../nbs/12_public_api.ipynb #80eacaa0
+_CONSOLE_NAMES = ('neural-nmf', 'neural-nmf.exe', 'neural-nmf-script.py', 'neural-nmf-script.pyw')
+_startup_interrupts = []   # Ctrl-C seen while the console script was importing (acted on by `neural_nmf.cli.main`)
+
+def _is_console_script():
+    "Whether this process is the `neural-nmf` console script."
+    return bool(_sys.argv) and str(_sys.argv[0]).replace('\\', '/').rsplit('/', 1)[-1].lower() in _CONSOLE_NAMES
+
+def _defer_interrupt(signum, frame):
+    "SIGINT handler of the console script while it imports: remember the Ctrl-C, which `main` raises once it runs."
+    _startup_interrupts.append(signum)
+
+def _console_interrupt_hook(kind, value, tb, _previous=_sys.excepthook):
+    "sys.excepthook of the `neural-nmf` console script: an uncaught Ctrl-C ends with one line and status 130."
+    if not issubclass(kind, KeyboardInterrupt):
+        return _previous(kind, value, tb)
+    try:
+        print('neural-nmf: interrupted', file=_sys.stderr, flush=True)
+        _sys.stdout.flush()
+    finally:
+        _os._exit(130)
+
+if _is_console_script():
+    _sys.excepthook = _console_interrupt_hook
+    _signal.signal(_signal.SIGINT, _defer_interrupt)
+
 # %% ../nbs/12_public_api.ipynb #4eed3c70
 from .lsqnonneg import lsqnonneg, Lsqnonneg, kkt_residual
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss

@@ -4,19 +4,29 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'CLIError', 'compare_methods', 'format_table', 'compare_splits', 'paired_table', 'paired_difference',
-           'save_model', 'load_model', 'save_figures', 'read_texts', 'texts_corpus', 'vectorize_texts', 'build_parser',
-           'cmd_demo', 'cmd_fit', 'cmd_topics', 'cmd_transform', 'main']
+           'check_folder', 'atomic_folder', 'save_model', 'load_model', 'save_figures', 'read_texts', 'texts_corpus',
+           'vectorize_texts', 'build_parser', 'cmd_demo', 'cmd_fit', 'cmd_topics', 'cmd_transform', 'check_args',
+           'main']
 
 # %% ../nbs/09_cli.ipynb #74e7288e
 import argparse
 import contextlib
+import hashlib
+import io
 import json
+import math
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 # %% ../nbs/09_cli.ipynb #f2994d3d
+from . import _defer_interrupt, _is_console_script, _startup_interrupts
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -25,14 +35,14 @@ import matplotlib.pyplot as plt
 from tqdm import tqdm
 from . import data_loading as dl
 from . import topics as tp
-from .deep_nmf import Neural_NMF, EnergyLoss, get_loss
+from .deep_nmf import Neural_NMF, EnergyLoss, get_loss, check_scale
 from .train import train, hierarchical_nmf, top_down_nmf, DEFAULT_LAM
 
 # %% ../nbs/09_cli.ipynb #073d6c6e
 METHODS = ('hierarchical NMF', 'Neural NMF unsupervised', 'Neural NMF semi-supervised', 'Neural NMF supervised')
 
-class CLIError(Exception):
-    "An error caused by the user's files or arguments: `main` prints it as one line and returns a nonzero code."
+class CLIError(ValueError):
+    "An error caused by the user's files or arguments (a `ValueError`): `main` prints it as one line and returns a nonzero code."
 
 def _labels_for(corpus, key):
     "Integer labels (n,) of label set `key` of `corpus`, or None when key is None."
@@ -200,39 +210,166 @@ def paired_difference(runs, method, column, baseline=None) -> tuple:
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 # %% ../nbs/09_cli.ipynb #3ab062e8
-def save_model(path,             # folder to create (or reuse)
+_MANIFEST = 'manifest.json'           # lists every file of an output folder with its size and SHA-256
+_FOLDER_FORMAT = 'neural-nmf folder 1'
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
+def _write_manifest(folder):
+    "Write manifest.json listing every other file under `folder` (relative path, bytes, SHA-256)."
+    folder = Path(folder)
+    files = {p.relative_to(folder).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)}
+             for p in sorted(folder.rglob('*')) if p.is_file() and p.relative_to(folder).as_posix() != _MANIFEST}
+    (folder / _MANIFEST).write_text(json.dumps({'format': _FOLDER_FORMAT, 'files': files}, indent=1), encoding='utf-8')
+
+def _read_manifest(folder):
+    "The file table of `folder`'s manifest, or None when it has no readable neural-nmf manifest."
+    try:
+        d = json.loads((Path(folder) / _MANIFEST).read_text(encoding='utf-8'))
+        files = d['files'] if d.get('format') == _FOLDER_FORMAT else None
+        ok = isinstance(files, dict) and all(isinstance(v, dict) and isinstance(v.get('bytes'), int)
+                                             and isinstance(v.get('sha256'), str) for v in files.values())
+        return files if ok else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+def check_folder(path,            # a folder written by `save_model` or by the command line
+                 required=()):    # file names that must be among the listed ones
+    "Raise `CLIError` unless `path` holds a neural-nmf manifest and every file it lists has the listed size and SHA-256."
+    path = Path(path)
+    files = _read_manifest(path)
+    if files is None:
+        raise CLIError(f'{str(path)!r} is incomplete or was not written by neural-nmf (no valid {_MANIFEST})')
+    missing = [f for f in required if f not in files]
+    if missing:
+        raise CLIError(f'{str(path)!r} is not a neural-nmf model folder (its manifest lacks {", ".join(missing)})')
+    for rel, meta in files.items():
+        p = path / rel
+        if Path(rel).is_absolute() or '..' in Path(rel).parts or not p.is_file():
+            raise CLIError(f'{str(path)!r} is incomplete: {rel} is missing')
+        if p.stat().st_size != meta['bytes'] or _sha256(p) != meta['sha256']:
+            raise CLIError(f'{str(path)!r} is damaged or mixed: {rel} is not the file its manifest lists')
+    return path
+
+def _why_not_replaceable(path):
+    "None when `path` may be (re)written as a whole: absent, an empty folder, or a folder of ours with nothing added."
+    path = Path(os.path.abspath(path))
+    cwd = Path.cwd()
+    if path == cwd or path in cwd.parents:
+        return f'{str(path)!r} is the current folder or contains it: choose a new folder'
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f'{str(path)!r} exists and is not a folder'
+    if not any(path.iterdir()):
+        return None
+    files = _read_manifest(path)
+    if files is None:
+        return f'{str(path)!r} exists and was not written by neural-nmf (no {_MANIFEST}): remove it or choose another folder'
+    extra = [p.relative_to(path).as_posix() for p in path.rglob('*')
+             if p.is_file() and p.relative_to(path).as_posix() not in files and p.relative_to(path).as_posix() != _MANIFEST]
+    if extra:
+        return f'{str(path)!r} holds files neural-nmf did not write ({", ".join(sorted(extra)[:3])}): remove them or choose another folder'
+    return None
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    "Hold a Ctrl-C (SIGINT) back while the block runs (a few renames) and deliver it right after."
+    if threading.current_thread() is not threading.main_thread():
+        yield; return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous): previous(*caught[0])
+            elif previous is None: raise KeyboardInterrupt
+            elif previous == signal.SIG_DFL: signal.raise_signal(signal.SIGINT)
+
+@contextlib.contextmanager
+def atomic_folder(path):  # the folder to write (replaced as a whole if it exists; see `_why_not_replaceable`)
+    "Yield a temporary sibling folder to write into; on success add a manifest and rename it over `path` in one step, on any error or interrupt delete it and leave `path` as it was."
+    problem = _why_not_replaceable(path)
+    if problem: raise CLIError(problem)
+    path = Path(os.path.abspath(path))
+    made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.tmp-', dir=path.parent))
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)                       # mkdtemp makes it private: give it a normal folder's mode
+    try:
+        yield tmp
+        _write_manifest(tmp)
+        with _interrupts_deferred():                    # the swap: old folder aside, new one in, old one removed
+            old = path.parent / f'.{path.name}.old-{uuid.uuid4().hex[:8]}'
+            had_old = path.exists()
+            if had_old: os.rename(path, old)
+            try:
+                os.rename(tmp, path)
+            except BaseException:
+                if had_old: os.rename(old, path)
+                raise
+            if had_old: shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for p in made:                                  # parents we created, if still empty
+            with contextlib.suppress(OSError): p.rmdir()
+        raise
+
+def _model_files(net, vocab, settings=None):
+    "The three files of a model folder as bytes, after checking everything (nothing is written here)."
+    if not isinstance(net, Neural_NMF):
+        raise TypeError(f'net must be a Neural_NMF, got {type(net).__name__}')
+    vocab = [str(v) for v in vocab]
+    if len(vocab) != net.depth_info[0]:
+        raise ValueError(f'vocab has {len(vocab)} entries but the model has {net.depth_info[0]} features')
+    if any('\n' in v or '\r' in v for v in vocab): raise ValueError('vocab entries may not contain line breaks')
+    buf = io.BytesIO()
+    torch.save({'format': 'neural-nmf model 1', 'depth_info': list(net.depth_info), 'c': net.c,
+                'dtype': str(net.layers[0].A.dtype).replace('torch.', ''),
+                'state_dict': {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}, buf)
+    return {'model.pt': buf.getvalue(), 'vocab.txt': ('\n'.join(vocab) + '\n').encode('utf-8'),
+            'settings.json': json.dumps(settings or {}, indent=1, default=str).encode('utf-8')}
+
+def _write_files(folder, files):
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items(): (folder / name).write_bytes(data)
+
+def save_model(path,             # folder to write; an existing model folder there is replaced as a whole
                net,              # a trained `Neural_NMF`
                vocab,            # feature names, one per row of X
                settings=None):   # JSON-serialisable dict stored in settings.json
-    "Write `net` as a model folder: model.pt (state dict + shapes), vocab.txt and settings.json."
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    torch.save({'format': 'neural-nmf model 1', 'depth_info': list(net.depth_info), 'c': net.c,
-                'dtype': str(net.layers[0].A.dtype).replace('torch.', ''),
-                'state_dict': {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}, path / 'model.pt')
-    vocab = [str(v) for v in vocab]
-    if any('\n' in v for v in vocab): raise ValueError('vocab entries may not contain newlines')
-    (path / 'vocab.txt').write_text('\n'.join(vocab) + '\n', encoding='utf-8')
-    (path / 'settings.json').write_text(json.dumps(settings or {}, indent=1, default=str), encoding='utf-8')
-    return path
+    "Write `net` as a model folder (model.pt, vocab.txt, settings.json, manifest.json), all or nothing."
+    files = _model_files(net, vocab, settings)          # every check before anything is written
+    with atomic_folder(path) as tmp:
+        _write_files(tmp, files)
+    return Path(path)
 
-def load_model(path):  # a folder written by `save_model`
-    "Read a model folder; returns `(net, vocab, settings)`."
+def load_model(path):  # a folder written by `save_model` (or the command line)
+    "Read a model folder after checking it against its manifest; returns `(net, vocab, settings)`."
     path = Path(path)
     if not path.is_dir():
         raise CLIError(f'model folder not found: {str(path)!r}')
     missing = [f for f in ('model.pt', 'vocab.txt', 'settings.json') if not (path / f).is_file()]
     if missing:
         raise CLIError(f'{str(path)!r} is not a neural-nmf model folder (missing {", ".join(missing)})')
+    check_folder(path, required=('model.pt', 'vocab.txt', 'settings.json'))
     try:
         d = torch.load(path / 'model.pt', map_location='cpu', weights_only=True)
         net = Neural_NMF(d['depth_info'], c=d['c'], dtype=getattr(torch, d['dtype']))
         net.load_state_dict(d['state_dict'])
         settings = json.loads((path / 'settings.json').read_text(encoding='utf-8'))
+        vocab = (path / 'vocab.txt').read_text(encoding='utf-8').split('\n')
     except CLIError: raise
     except Exception as e:
-        raise CLIError(f'cannot read the model in {str(path)!r} ({type(e).__name__}: {e})') from None
-    vocab = (path / 'vocab.txt').read_text(encoding='utf-8').split('\n')[:net.depth_info[0]]
+        raise CLIError(f'cannot read the model in {str(path)!r} ({type(e).__name__}: {" ".join(str(e).split())})') from None
+    if vocab and vocab[-1] == '': vocab.pop()
     if len(vocab) != net.depth_info[0]:
         raise CLIError(f'{str(path)!r}: vocab.txt has {len(vocab)} words but the model has {net.depth_info[0]} features')
     return net, vocab, settings
@@ -496,13 +633,15 @@ def build_parser():
     f.add_argument('data', metavar='DATA', nargs='?', help='data file: features x documents (words x documents); '
                    'CSV files are documents x words with a header row of words')
     f.add_argument('--ranks', type=int, nargs='+', required=True, metavar='K', help='topics per layer, e.g. --ranks 10 6')
-    f.add_argument('--labels', metavar='FILE', help='text file with one label per document (empty or ? = unknown)')
+    f.add_argument('--labels', metavar='FILE', help='text file with one label per document (empty or ? = unknown); '
+                   'used instead of any label sets stored in DATA')
     f.add_argument('--vocab', metavar='FILE', help='text file with one word per line (one per row of the data)')
     f.add_argument('--transpose', action='store_true', help='the .npz/.mat matrix has documents as rows')
     f.add_argument('--unsupervised', action='store_true', help='ignore the labels in training (use them only to score)')
     f.add_argument('--test-fraction', type=float, default=0.3, metavar='F',
                    help='share of each class held out for scoring when --labels is given (default 0.3; 0 = none)')
-    f.add_argument('--out', required=True, metavar='DIR', help='model folder to write (model.pt, vocab.txt, settings.json, PNGs)')
+    f.add_argument('--out', required=True, metavar='DIR', help='model folder to write (model.pt, vocab.txt, settings.json, '
+                   'manifest.json, PNGs), all or nothing; an existing folder is replaced only if neural-nmf wrote it')
     _add_text_args(f, fit=True)
     _add_common(f, 100)
     t = sub.add_parser('topics', help='print the topic hierarchy of a saved model',
@@ -526,11 +665,11 @@ def build_parser():
 
 # %% ../nbs/09_cli.ipynb #fc917876
 def _check_settings(a):
-    if a.epochs < 0: raise CLIError(f'--epochs must be >= 0, got {a.epochs}')
-    if a.lam < 0: raise CLIError(f'--lam must be >= 0, got {a.lam}')
+    "Apply the checked training settings; the --out folder must be one we may write (checked before any work)."
     if a.threads is not None:
-        if a.threads < 1: raise CLIError(f'--threads must be >= 1, got {a.threads}')
         torch.set_num_threads(a.threads)
+    problem = _why_not_replaceable(a.out)
+    if problem: raise CLIError(f'--out: {problem}')
 
 def _use_agg():
     "Draw off-screen unless we are inside a notebook (whose inline backend already is off-screen)."
@@ -538,25 +677,31 @@ def _use_agg():
         plt.switch_backend('Agg')
 
 def _report(results, corpus, layer_names, out, shown, train_idx, test_idx, sup_key, settings, stdout):
+    "Write the output folder (figures and model, all or nothing), then print the hierarchy and the table."
     r = next(r for r in results if r['method'] == shown)
+    names = corpus.label_names.get(sup_key) if sup_key else None
+    labels = corpus.labels.get(sup_key) if sup_key else None
+    model = None if r['net'] is None else _model_files(
+        r['net'], corpus.vocab, {**settings, 'method': shown, 'class_names': names,
+        'table': [{k: x[k] for k in ('method', 'rel_error', 'acc_readout', 'acc_classifier')} for x in results]})
+    with atomic_folder(out) as tmp:
+        files = save_figures(tmp, r, corpus.vocab, labels, test_idx, names)
+        clf = next((x for x in results[::-1] if x['scores'] is not None), None)
+        if r['scores'] is None and clf is not None and labels is not None and len(test_idx):
+            ax = tp.plot_confusion(np.asarray(labels)[test_idx], tp.predict(clf['scores'])[test_idx], names,
+                                   title=f'{clf["method"]}: held-out documents')
+            files.append(_savefig(ax.figure, tmp / 'confusion.png'))
+        if model is not None:
+            if settings.get('command') == 'demo':
+                _write_files(tmp / 'model', model); _write_manifest(tmp / 'model')
+            else:
+                _write_files(tmp, model)
     print(tp.hierarchy_text(r['As'], corpus.vocab, n_words=8), file=stdout)
     print(f'\n(hierarchy of the {shown} run)\n', file=stdout)
     if any(v is not None for x in results for v in x['acc_readout']):
         print(f'Held-out accuracy on {len(test_idx)} documents (their labels never used); readout = least squares '
               f'on S_i fitted on the {len(train_idx)} training documents; classifier = B S_L:', file=stdout)
     print(format_table(results, layer_names), file=stdout)
-    names = corpus.label_names.get(sup_key) if sup_key else None
-    labels = corpus.labels.get(sup_key) if sup_key else None
-    files = save_figures(out, r, corpus.vocab, labels, test_idx, names)
-    clf = next((x for x in results[::-1] if x['scores'] is not None), None)
-    if r['scores'] is None and clf is not None and labels is not None and len(test_idx):
-        ax = tp.plot_confusion(np.asarray(labels)[test_idx], tp.predict(clf['scores'])[test_idx], names,
-                               title=f'{clf["method"]}: held-out documents')
-        files.append(_savefig(ax.figure, Path(out) / 'confusion.png'))
-    if r['net'] is not None:
-        save_model(Path(out) / 'model' if settings.get('command') == 'demo' else out, r['net'], corpus.vocab,
-                   {**settings, 'method': shown, 'class_names': names,
-                    'table': [{k: x[k] for k in ('method', 'rel_error', 'acc_readout', 'acc_classifier')} for x in results]})
     print(f'\nfigures written to {out}/: ' + ', '.join(Path(f).name for f in files), file=stdout)
 
 def cmd_demo(a, stdout=None):
@@ -595,28 +740,34 @@ def _load_data(path, vocab=None, labels=None, transpose=False):
         if Path(path).suffix.lower() in ('.csv', '.tsv'): kw['layout'] = 'words_x_docs'
         else: kw['transpose'] = True
     try:
-        return dl.load_file(path, **kw)
+        corpus = dl.load_file(path, **kw)
+        X = corpus.X.data if sp.issparse(corpus.X) else corpus.X
+        check_scale(torch.as_tensor(np.asarray(X, dtype=np.float64)), 'the data')
+        return corpus
     except (OSError, ValueError, TypeError, KeyError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = ' '.join(str(e).split()) or type(e).__name__
         if msg.startswith('path: '): msg = msg[len('path: '):]
         raise CLIError(f'cannot load {str(path)!r}: {msg}') from None
 
 def cmd_fit(a, stdout=None):
     "The `fit` command: train on the user's file, print hierarchy (and table), write figures and the model folder."
     stdout = stdout or sys.stdout
-    _check_settings(a); _use_agg()
-    if any(k < 1 for k in a.ranks): raise CLIError(f'--ranks must be positive, got {a.ranks}')
     if any(x < y for x, y in zip(a.ranks, a.ranks[1:])):
         raise CLIError(f'--ranks must be non-increasing (finest layer first), got {a.ranks}')
-    if not 0 <= a.test_fraction < 1: raise CLIError(f'--test-fraction must be in [0, 1), got {a.test_fraction}')
+    _check_settings(a); _use_agg()
     corpus = _fit_input(a, stdout)
     m, n = corpus.shape
     if a.ranks[0] > min(m, n):
         raise CLIError(f'--ranks {a.ranks[0]} is larger than the data allows ({m} features x {n} documents)')
     print(f'{corpus}\n', file=stdout)
-    key = next(iter(corpus.labels), None)
+    key = next(iter(corpus.labels), None)      # the loaders put the caller's labels (--labels) first
+    own = [k for k in corpus.labels if k != key]
+    if a.labels is not None and own:
+        print(f'labels from --labels {str(a.labels)!r}; the label sets stored in the data ({", ".join(own)}) '
+              f'are not used', file=stdout)
     if key is not None and not (corpus.labels[key] >= 0).any():
-        raise CLIError(f'{a.labels!r} has no known label')
+        raise CLIError(f'{"--labels " + repr(a.labels) if a.labels is not None else f"label set {key!r} of the data"} '
+                       f'has no known label')
     if key is not None and a.test_fraction > 0:
         train_idx, test_idx = dl.stratified_split(corpus.labels[key], a.test_fraction, seed=a.seed)
     else:
@@ -629,7 +780,7 @@ def cmd_fit(a, stdout=None):
                     lam=a.lam, loss=a.loss, label_set=key, test_fraction=a.test_fraction,
                     n_train=int(len(train_idx)), n_test=int(len(test_idx)))
     _report(results, corpus, None, a.out, method, train_idx, test_idx, key, settings, stdout)
-    print(f'model saved to {a.out}/ (model.pt, vocab.txt, settings.json)', file=stdout)
+    print(f'model saved to {a.out}/ (model.pt, vocab.txt, settings.json, manifest.json)', file=stdout)
     return 0
 
 # %% ../nbs/09_cli.ipynb #68988595
@@ -637,7 +788,6 @@ def cmd_topics(a, stdout=None):
     "The `topics` command: print the hierarchy of a model folder."
     stdout = stdout or sys.stdout
     net, vocab, settings = load_model(a.model)
-    if a.words < 1: raise CLIError(f'--words must be >= 1, got {a.words}')
     print(tp.hierarchy_text(net, vocab, n_words=a.words, threshold=a.threshold), file=stdout)
     return 0
 
@@ -661,9 +811,11 @@ def _align(corpus, vocab):
 def cmd_transform(a, stdout=None):
     "The `transform` command: topic weights of new documents, written to .npz or .csv."
     stdout = stdout or sys.stdout
-    net, vocab, settings = load_model(a.model)
     out = Path(a.out)
     if out.suffix.lower() not in ('.npz', '.csv'): raise CLIError(f'--out must end in .npz or .csv, got {a.out!r}')
+    if not out.parent.is_dir(): raise CLIError(f'--out: folder {str(out.parent)!r} does not exist')
+    if out.is_dir(): raise CLIError(f'--out: {str(out)!r} is a folder')
+    net, vocab, settings = load_model(a.model)
     L = net.depth
     layer = L if a.layer is None else a.layer
     if not 1 <= layer <= L: raise CLIError(f'--layer must be in 1..{L}, got {a.layer}')
@@ -673,17 +825,24 @@ def cmd_transform(a, stdout=None):
         o = net(X)
     S_list, scores = o if isinstance(o, tuple) else (o, None)
     S_list = [S.numpy() for S in S_list]
-    if not out.parent.is_dir(): raise CLIError(f'--out: folder {str(out.parent)!r} does not exist')
-    if out.suffix.lower() == '.npz':
-        arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
-        if scores is not None:
-            arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
-        if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
-        np.savez_compressed(out, **arrays)
-    else:
-        S = S_list[layer - 1]
-        header = ','.join(f'topic{t}' for t in range(S.shape[0]))
-        np.savetxt(out, S.T, delimiter=',', header=header, comments='', fmt='%.6g')
+    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent)
+    try:                       # written beside --out and renamed over it: the file is old or new, never half
+        with os.fdopen(fd, 'wb') as fh:
+            if out.suffix.lower() == '.npz':
+                arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
+                if scores is not None:
+                    arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
+                if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
+                np.savez_compressed(fh, **arrays)
+            else:
+                S = S_list[layer - 1]
+                header = ','.join(f'topic{t}' for t in range(S.shape[0]))
+                np.savetxt(fh, S.T, delimiter=',', header=header, comments='', fmt='%.6g')
+        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)
+        with _interrupts_deferred(): os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError): os.unlink(tmp)
+        raise
     print(f'{corpus.n_samples} documents -> {out} (layers: ' + ', '.join(f'S{i + 1} {S.shape[0]}x{S.shape[1]}'
           for i, S in enumerate(S_list)) + ')', file=stdout)
     return 0
@@ -691,32 +850,103 @@ def cmd_transform(a, stdout=None):
 # %% ../nbs/09_cli.ipynb #9a562898
 _COMMANDS = {'demo': cmd_demo, 'fit': cmd_fit, 'topics': cmd_topics, 'transform': cmd_transform}
 
+_BOUNDS = {  # option -> (smallest, largest, whether the smallest is allowed); every other number must be finite
+    'epochs': (1, None, True), 'seed': (0, 2**63 - 1, True), 'lam': (0, None, True), 'ranks': (1, None, True),
+    'threads': (1, max(256, 4 * (os.cpu_count() or 1)), True), 'test_fraction': (0, 1, True), 'words': (1, None, True),
+    'threshold': (0, 1, True), 'layer': (1, None, True), 'lr_decay': (0, 1, False), 'tol': (0, None, True),
+    'max_iter': (1, None, True), 'semi_fraction': (0, 1, True)}
+
+def check_args(a):  # the namespace returned by `build_parser().parse_args`
+    "Check every number on the command line before any work: finite, and within its option's range (see `_BOUNDS`)."
+    for dest, value in vars(a).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            continue
+        opt = '--' + dest.replace('_', '-')
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise CLIError(f'{opt} must be a finite number, got {v}')
+            lo, hi, lo_ok = _BOUNDS.get(dest, (None, None, True))
+            if (lo is not None and (v < lo or (v == lo and not lo_ok))) or (hi is not None and v > hi) or \
+               (dest == 'test_fraction' and v == 1):
+                rng = (f'{"[" if lo_ok else "("}{lo}, {hi if hi is not None else "inf"}'
+                       f'{")" if dest == "test_fraction" or hi is None else "]"}')
+                raise CLIError(f'{opt} must be in {rng}, got {v}')
+    return a
+
+def _quiet_stdout():
+    "After a closed pipe (e.g. `| head -1`): send what is left of stdout to /dev/null, so exiting prints nothing."
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno()); os.close(devnull)
+
+def _one_line(e): return ' '.join(str(e).split())
+
+def _release_startup_interrupts():
+    "Console script: Ctrl-C raises KeyboardInterrupt again; one that came while the package was imported is raised now."
+    if signal.getsignal(signal.SIGINT) is not _defer_interrupt: return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _startup_interrupts: raise KeyboardInterrupt
+
+def _exit_now(code):
+    "End the console script at once with `code`: a Ctrl-C during interpreter teardown would go unreported."
+    try:
+        try:
+            sys.stdout.flush(); sys.stderr.flush()
+        except BrokenPipeError:
+            _quiet_stdout(); code = code or 141
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception): print('neural-nmf: interrupted', file=sys.stderr, flush=True)
+        code = 130
+    finally:
+        os._exit(code)
+
 def main(argv=None):  # arguments without the program name; default sys.argv[1:]
     "Entry point of the `neural-nmf` console script; returns the exit code (0 = success)."
+    code = _run(argv)
+    if _is_console_script() and argv is None:
+        _exit_now(code)
+    return code
+
+def _run(argv):
     argv = sys.argv[1:] if argv is None else [str(x) for x in argv]
     debug = '--debug' in argv
     parser = build_parser()
     try:
-        a = parser.parse_args(argv)
-        if a.command is None:
-            parser.print_help()
+        try:
+            _release_startup_interrupts()
+            a = parser.parse_args(argv)
+            if a.command is None:
+                raise _UsageError('neural-nmf: error: a command is required: demo, fit, topics or transform '
+                                  '(see neural-nmf --help)')
+            else:
+                code = _COMMANDS[a.command](check_args(a)) or 0
+            sys.stdout.flush()             # a closed pipe shows up here, inside the handlers below
+            return code
+        except SystemExit as e:            # --help (code 0)
+            sys.stdout.flush()
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except KeyboardInterrupt:
+            print('neural-nmf: interrupted', file=sys.stderr)
+            return 130
+        except BrokenPipeError:            # the reader of stdout went away: stop quietly, like a program killed by SIGPIPE
+            _quiet_stdout()
+            return 141
+        except _UsageError as e:
+            if debug: raise
+            print(_one_line(e), file=sys.stderr)
             return 2
-        return _COMMANDS[a.command](a) or 0
-    except SystemExit as e:        # --help (code 0)
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except KeyboardInterrupt:
-        print('neural-nmf: interrupted', file=sys.stderr)
+        except CLIError as e:
+            if debug: raise
+            print(f'neural-nmf: error: {_one_line(e)}', file=sys.stderr)
+            return 1
+        except Exception as e:
+            if debug: raise
+            msg = _one_line(e) or type(e).__name__
+            print(f'neural-nmf: error: {msg} ({type(e).__name__}; rerun with --debug for the traceback)', file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:              # a Ctrl-C while an error was being reported
         return 130
-    except _UsageError as e:
-        if debug: raise
-        print(e, file=sys.stderr)
-        return 2
-    except CLIError as e:
-        if debug: raise
-        print(f'neural-nmf: error: {e}', file=sys.stderr)
-        return 1
-    except Exception as e:
-        if debug: raise
-        msg = ' '.join(str(e).split()) or type(e).__name__
-        print(f'neural-nmf: error: {msg} ({type(e).__name__}; rerun with --debug for the traceback)', file=sys.stderr)
-        return 1
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141

@@ -7,8 +7,17 @@ __all__ = ['Corpus', 'one_hot', 'label_mask', 'stratified_split', 'from_matrix',
            'load_bow_csv', 'load_file', 'from_texts', 'convert_20news_mat', 'load_20news', 'make_hierarchical']
 
 # %% ../nbs/07_data_loading.ipynb #2f10037b
+import codecs
+import contextlib
 import csv
+import io
+import json
+import math
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -20,6 +29,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 import torch
+from .lsqnonneg import check_sparse
 
 # %% ../nbs/07_data_loading.ipynb #2222c34a
 def _as_str_list(values, arg):
@@ -28,30 +38,50 @@ def _as_str_list(values, arg):
         raise TypeError(f'{arg} must be a sequence of names, got {type(values).__name__}')
     return [str(v) for v in np.asarray(values, dtype=object).ravel()]
 
+_MAX_CLASSES = 2**20   # integer labels are class indices 0..c-1 with c at most this (arbitrary ids: give strings)
+_INT_LABEL = re.compile(r'[+-]?[0-9]{1,18}')
+
 def _encode_labels(values, names=None, n=None, arg='labels'):
     "Integer codes (-1 = unknown) and class names from ints, strings, a 1-D array or a path to a one-per-line file."
     if isinstance(values, (str, os.PathLike)):
-        values = _read_lines(values, arg)
+        values = _read_lines(values, arg, keep_empty=True)   # an empty line is an unknown label
     if torch.is_tensor(values):
         values = values.detach().cpu().numpy()
-    vals = np.asarray(values)
+    try:
+        vals = np.asarray(values)
+    except ValueError as e:   # ragged nested lists
+        raise ValueError(f'{arg} must be a flat sequence of labels ({e})') from None
     if vals.ndim != 1:
         raise ValueError(f'{arg} must be 1-D (one label per sample), got shape {vals.shape}')
+    if vals.dtype.kind == 'c':
+        raise TypeError(f'{arg} has complex values: labels are class names or integer class indices')
     if vals.dtype.kind not in 'biuf':
         vals = vals.astype(object)
     if n is not None and len(vals) != n:
         raise ValueError(f'{arg} has {len(vals)} entries but the data has {n} samples (columns)')
     if names is not None:
         names = _as_str_list(names, f'label names for {arg}')
-    if vals.dtype.kind in 'iub' or (vals.dtype.kind == 'f' and np.all(np.isnan(vals) | (vals == np.round(vals)))):
-        codes = np.where(np.isnan(vals.astype(float)), -1, vals.astype(float)).astype(np.int64)
+        if len(set(names)) != len(names):
+            raise ValueError(f'the label names for {arg} repeat a name: {names[:8]}')
+    if vals.dtype.kind in 'iub':
+        if vals.size and vals.dtype.kind == 'u' and int(vals.max()) >= _MAX_CLASSES:
+            raise ValueError(f'{arg} has class index {int(vals.max())} (at most {_MAX_CLASSES - 1} allowed)')
+        codes = vals.astype(np.int64)
+    elif vals.dtype.kind == 'f':
+        known = vals[~np.isnan(vals)]
+        if not bool(np.isfinite(known).all()) or not bool((known == np.round(known)).all()):
+            raise ValueError(f'{arg} must be integer class indices (NaN or negative = unknown) or class names; '
+                             f'it has non-integer numbers such as {known[~(np.isfinite(known) & (known == np.round(known)))][0]!r}')
+        if known.size and float(known.max()) >= _MAX_CLASSES:
+            raise ValueError(f'{arg} has class index {float(known.max()):g} (at most {_MAX_CLASSES - 1} allowed)')
+        codes = np.where(np.isnan(vals), -1, np.clip(vals, -1, None)).astype(np.int64)
     else:  # strings (or mixed objects): '' / None / NaN / '?' / '-1' mean unknown
         def unknown(v):
             return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ('', '?', '-1', 'nan', 'NaN')
         strs = [None if unknown(v) else str(v).strip() for v in vals]
         known = [s for s in strs if s is not None]
-        if all(s.lstrip('-').isdigit() for s in known):   # integer labels read from a text file
-            codes = np.array([-1 if s is None else int(s) for s in strs], dtype=np.int64)
+        if all(_INT_LABEL.fullmatch(s) for s in known):   # integer labels read from a text file (ASCII digits only)
+            codes = np.array([-1 if s is None else max(int(s), -1) for s in strs], dtype=np.int64)
         else:
             if names is None:
                 names = sorted(set(known))
@@ -61,6 +91,9 @@ def _encode_labels(values, names=None, n=None, arg='labels'):
                 raise ValueError(f'{arg} contains classes {missing[:5]} that are not in its label names')
             codes = np.array([-1 if s is None else index[s] for s in strs], dtype=np.int64)
     codes[codes < 0] = -1
+    if codes.size and int(codes.max()) >= _MAX_CLASSES:
+        raise ValueError(f'{arg} has class index {int(codes.max())} (at most {_MAX_CLASSES - 1} allowed): integer labels '
+                         f'are class indices 0..c-1 (give arbitrary ids as strings)')
     n_classes = int(codes.max()) + 1 if codes.size and codes.max() >= 0 else 0
     if names is None:
         names = [str(i) for i in range(n_classes)]
@@ -68,18 +101,41 @@ def _encode_labels(values, names=None, n=None, arg='labels'):
         raise ValueError(f'{arg} has class {n_classes - 1} but only {len(names)} label names')
     return codes, names
 
-def _read_lines(path, arg):
-    "Stripped lines of a text file, with clear errors naming the argument."
+_BOMS = ((codecs.BOM_UTF32_LE, 'utf-32'), (codecs.BOM_UTF32_BE, 'utf-32'), (codecs.BOM_UTF8, 'utf-8-sig'),
+         (codecs.BOM_UTF16_LE, 'utf-16'), (codecs.BOM_UTF16_BE, 'utf-16'))
+
+def _read_text(path, arg):
+    "The text of a file: UTF-8, or UTF-8/16/32 with a byte-order mark; clear errors naming the argument."
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f'{arg}: no such file: {str(path)!r}')
     try:
-        text = p.read_text(encoding='utf-8')
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ValueError(f'{arg}: cannot read {str(path)!r} ({e.strerror or e})') from None
+    enc = next((e for bom, e in _BOMS if raw.startswith(bom)), 'utf-8')
+    try:
+        text = raw.decode(enc)
     except UnicodeDecodeError as e:
-        raise ValueError(f'{arg}: {str(path)!r} is not a UTF-8 text file ({e})') from None
-    return [line.strip() for line in text.splitlines() if line.strip() != '']
+        raise ValueError(f'{arg}: {str(path)!r} is not a text file in UTF-8 (or UTF-16/32 with a byte-order mark): '
+                         f'{e.reason} at byte {e.start}') from None
+    if '\x00' in text:
+        raise ValueError(f'{arg}: {str(path)!r} contains NUL characters: not a text file (or in an encoding without '
+                         f'a byte-order mark)')
+    return text
+
+def _read_lines(path, arg, keep_empty=False):
+    "Stripped lines of a text file (line ends: \\n, \\r\\n or \\r); empty lines are dropped unless `keep_empty`."
+    text = _read_text(path, arg)
+    lines = text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
+    if lines and lines[-1] == '':     # the newline that ends the last line does not start another one
+        lines.pop()
+    lines = [line.strip() for line in lines]
+    return lines if keep_empty else [line for line in lines if line != '']
 
 # %% ../nbs/07_data_loading.ipynb #1ff33f14
+_MAX_AUTO_NAMES = 2**22   # most features named automatically ('f0', 'f1', ...) when no vocabulary is given
+
 @dataclass(repr=False)
 class Corpus:
     "A nonnegative features x samples matrix with feature names, labels and provenance (returned by every loader)."
@@ -95,6 +151,9 @@ class Corpus:
         if torch.is_tensor(X):
             X = X.detach().cpu().numpy()
         if sp.issparse(X):
+            check_sparse(X, 'X')                   # before any conversion reads through its index arrays
+            if X.dtype.kind not in 'biuf':
+                raise TypeError(f'X must be numeric, got dtype {X.dtype}')
             X = sp.csc_matrix(X)
             if X.dtype.kind not in 'f': X = X.astype(np.float64)
             X.sum_duplicates(); X.sort_indices()
@@ -114,6 +173,9 @@ class Corpus:
         self.X = X
         m, n = X.shape
         if self.vocab is None:
+            if m > _MAX_AUTO_NAMES:
+                raise ValueError(f'X has {m} features and no vocab: give the feature names (automatic names f0, f1, ... '
+                                 f'are made for at most {_MAX_AUTO_NAMES})')
             self.vocab = np.array([f'f{i}' for i in range(m)])
         else:
             self.vocab = np.array(_as_str_list(self.vocab, 'vocab'))
@@ -246,6 +308,12 @@ def from_matrix(X,                  # scipy sparse matrix, numpy array or torch 
         raise TypeError('X must be a matrix, got None')
     if not (sp.issparse(X) or torch.is_tensor(X)):
         try:
+            kind = np.asarray(X).dtype.kind
+        except (TypeError, ValueError) as e:
+            raise TypeError(f'X must be a numeric matrix ({e})') from None
+        if kind not in 'biuf':
+            raise TypeError(f'X must be a numeric matrix (real numbers), got dtype {np.asarray(X).dtype}')
+        try:
             X = np.array(X, dtype=float)
         except (TypeError, ValueError) as e:
             raise TypeError(f'X must be a numeric matrix ({e})') from None
@@ -265,7 +333,11 @@ def from_matrix(X,                  # scipy sparse matrix, numpy array or torch 
 _CORPUS_KEY = '__neural_nmf_corpus__'
 
 def _b(s):  return np.frombuffer(str(s).encode('utf-8'), dtype=np.uint8)
-def _s(a):  return bytes(np.asarray(a, dtype=np.uint8)).decode('utf-8')
+def _s(a):
+    a = np.asarray(a)
+    if a.dtype != np.uint8 or a.ndim != 1:
+        raise ValueError(f'a text entry must be a 1-D uint8 array, got dtype {a.dtype} and shape {a.shape}')
+    return bytes(a).decode('utf-8')
 def _join(names, what):
     names = [str(x) for x in names]
     if any('\n' in x for x in names):
@@ -304,59 +376,182 @@ def save_corpus(corpus: Corpus,  # the corpus to store
         else:
             warnings.warn(f'save_corpus: extra[{k!r}] ({type(v).__name__}) is not stored')
     out['extra_keys'] = _join(ekeys, 'extra names')
-    np.savez_compressed(path, **out)
+    path = Path(path) if str(path).endswith('.npz') else Path(f'{path}.npz')   # numpy's own naming rule
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:                       # written next to the target and renamed over it: the file is old or new, never half
+        with os.fdopen(fd, 'wb') as fh:
+            np.savez_compressed(fh, **out)
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError): os.unlink(tmp)
+        raise
+
+def _npy_header(fh, where):
+    "Shape and dtype from the header of an .npy stream, and the number of bytes its data must have."
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0): shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version in ((2, 0), (3, 0)): shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    else: raise ValueError(f'{where}: unsupported .npy version {version}')
+    if dtype.hasobject:
+        raise ValueError(f'{where}: holds Python objects (pickles), which are never loaded')
+    return math.prod(shape) * dtype.itemsize
 
 def _open_npz(path, arg='path'):
+    "The arrays of an .npz (or .npy) file as a dict; every member's header is checked against its stored size first."
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f'{arg}: no such file: {str(path)!r}')
     try:
-        z = np.load(p, allow_pickle=False)
-        if not hasattr(z, 'files'):
-            return {'X': z}
-        return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise ValueError(f'{arg}: {str(path)!r} is not a readable .npz file ({e})') from None
+        with open(p, 'rb') as fh:
+            if fh.read(6) == b'\x93NUMPY':                       # a plain .npy file
+                fh.seek(0)
+                need = _npy_header(fh, 'the array')
+                if need != p.stat().st_size - fh.tell():
+                    raise ValueError(f'the array header promises {need} bytes, the file holds {p.stat().st_size - fh.tell()}')
+                fh.seek(0)
+                return {'X': np.lib.format.read_array(fh, allow_pickle=False)}
+        out = {}
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith('.npy'):
+                    continue
+                key = info.filename[:-4]
+                with zf.open(info) as fh:
+                    need = _npy_header(fh, f'member {key!r}')
+                    have = info.file_size - fh.tell()
+                if need != have:   # checked before numpy allocates what the header asks for
+                    raise ValueError(f'member {key!r} promises {need} bytes of data but holds {have}')
+                with zf.open(info) as fh:
+                    out[key] = np.lib.format.read_array(fh, allow_pickle=False)
+        return out
+    except Exception as e:   # zipfile, zlib, numpy and the checks above raise many types for a damaged file
+        msg = ' '.join(str(e).split()) or type(e).__name__
+        raise ValueError(f'{arg}: {str(path)!r} is not a readable .npz file ({msg})') from None
+
+_MAX_DIM = 2**31 - 1   # rows and columns of a matrix read from a file: int32 indices, as scipy and torch use
+
+def _check_file_matrix(X, path):
+    "A matrix read from a file: a sparse one must be well formed and not claim a shape far beyond its stored entries."
+    if not sp.issparse(X):
+        return X
+    check_sparse(X, 'X')
+    m, n = X.shape
+    nnz = int(X.nnz) if X.format != 'dia' else int(np.asarray(X.data).size)
+    if max(m, n) > _MAX_DIM or max(m, n) > 2**24 + 64 * nnz:
+        raise ValueError(f'the sparse matrix claims shape {X.shape} for {nnz} stored entries: the file is damaged '
+                         f'(or the matrix is too large for this package)')
+    return X
+
+def _ints(z, key, ndim=1):
+    a = z[key]
+    if a.dtype.kind not in 'iu' or a.ndim != ndim:
+        raise ValueError(f'{key} must be a {ndim}-D integer array, got dtype {a.dtype} and shape {a.shape}')
+    return a
+
+def _corpus_from_npz(z):
+    "The parts of a `save_corpus` file, checked (raises ValueError, TypeError or KeyError)."
+    if 'X_data' in z:
+        shape = _ints(z, 'X_shape')
+        if shape.shape != (2,) or shape.min() < 0:
+            raise ValueError(f'X_shape must be two nonnegative integers, got {shape.tolist()}')
+        data = z['X_data']
+        if data.ndim != 1 or data.dtype.kind not in 'biuf':
+            raise ValueError(f'X_data must be a 1-D array of numbers, got dtype {data.dtype} and shape {data.shape}')
+        X = _check_file_matrix(sp.csc_matrix((data, _ints(z, 'X_indices'), _ints(z, 'X_indptr')),
+                                             shape=tuple(int(s) for s in shape)), None)
+    else:
+        X = z['X']
+    keys = _split(z['label_keys'])
+    labs = {k: _ints(z, f'labels_{i}') for i, k in enumerate(keys)}
+    names = {k: _split(z[f'label_names_{i}']) for i, k in enumerate(keys)}
+    extra = {}
+    for i, ek in enumerate(_split(z['extra_keys'])):
+        kind, name = ek.split(':', 1)
+        if kind == 'str': extra[name] = _s(z[f'extra_{i}'])
+        elif kind == 'arr': extra[name] = z[f'extra_{i}']
+        elif kind.startswith('list') and kind[4:].isdigit() and int(kind[4:]) <= len(z):
+            extra[name] = [z[f'extra_{i}_{j}'] for j in range(int(kind[4:]))]
+        else: raise ValueError(f'unknown extra entry {ek!r}')
+    return X, _split(z['vocab']), labs, names, _s(z['description']), extra
+
+def _add_labels(c, labels, label_names):
+    "Labels given by the caller become the first label sets of `c` (replacing sets of the same name)."
+    if labels is None:
+        return c
+    if isinstance(labels, dict):
+        given, names = labels, dict(label_names or {})
+    else:
+        given, names = {'label': labels}, ({'label': label_names} if label_names is not None else {})
+    new_labels, new_names = {}, {}
+    for k, v in given.items():
+        new_labels[k], new_names[k] = _encode_labels(v, names.get(k), c.n_samples, f'labels[{k!r}]' if isinstance(labels, dict) else 'labels')
+    c.labels = {**new_labels, **{k: v for k, v in c.labels.items() if k not in new_labels}}
+    c.label_names = {**new_names, **{k: v for k, v in c.label_names.items() if k not in new_names}}
+    return c
 
 def load_npz(path,              # .npz file: scipy.sparse.save_npz, numpy.savez (one array or key 'X'), or save_corpus
-             vocab=None,        # feature names (list or word-list file) when the file has none
-             labels=None,       # labels (array-like, file, or dict) when the file has none
+             vocab=None,        # feature names (list or word-list file); replaces the file's own
+             labels=None,       # labels (array-like, file, or dict); they become the first label sets, before the file's
              label_names=None,  # class names for `labels`
              transpose=False,   # True when rows are samples
              description=None): # default: the file's own description or its name
-    "Load a `Corpus` from a .npz file."
+    "Load a `Corpus` from a .npz file; anything wrong inside the file raises a `ValueError` naming it."
     z = _open_npz(path)
+    if isinstance(vocab, (str, os.PathLike)):
+        vocab = _read_lines(vocab, 'vocab')
+    where = f'path: {str(path)!r}'
     try:
         if _CORPUS_KEY in z:
-            X = (sp.csc_matrix((z['X_data'], z['X_indices'], z['X_indptr']), shape=tuple(z['X_shape']))
-                 if 'X_data' in z else z['X'])
-            keys = _split(z['label_keys'])
-            labs = {k: z[f'labels_{i}'] for i, k in enumerate(keys)}
-            names = {k: _split(z[f'label_names_{i}']) for i, k in enumerate(keys)}
-            extra = {}
-            for i, ek in enumerate(_split(z['extra_keys'])):
-                kind, name = ek.split(':', 1)
-                if kind == 'str': extra[name] = _s(z[f'extra_{i}'])
-                elif kind == 'arr': extra[name] = z[f'extra_{i}']
-                else: extra[name] = [z[f'extra_{i}_{j}'] for j in range(int(kind[4:]))]
-            c = Corpus(X.T if transpose else X, vocab if vocab is not None else _split(z['vocab']),
-                       labs, names, description if description is not None else _s(z['description']), extra)
-            if labels is not None:
-                c2 = from_matrix(c.X, labels=labels, label_names=label_names)
-                c.labels.update(c2.labels); c.label_names.update(c2.label_names)
-            return c
-        if {'data', 'indices', 'indptr', 'shape', 'format'} <= set(z):
-            X = sp.load_npz(path)
-        elif 'X' in z:
-            X = z['X']
-        elif len(z) == 1:
-            X = next(iter(z.values()))
+            X, fvocab, labs, names, fdesc, extra = _corpus_from_npz(z)
+            c = Corpus(X.T if transpose else X, vocab if vocab is not None else fvocab, labs, names,
+                       description if description is not None else fdesc, extra)
         else:
-            raise ValueError(f'path: {str(path)!r} holds several arrays {sorted(z)[:6]} and none is named X')
+            if {'format', 'data', 'shape'} <= set(z):
+                X = _scipy_npz(z)
+            elif 'X' in z:
+                X = z['X']
+            elif len(z) == 1:
+                X = next(iter(z.values()))
+            else:
+                raise ValueError(f'holds several arrays {sorted(z)[:6]} and none is named X')
+            c = from_matrix(_check_file_matrix(X, path), vocab, None, None, transpose,
+                            description if description is not None else f'loaded from {Path(path).name}')
     except KeyError as e:
-        raise ValueError(f'path: {str(path)!r} is an incomplete corpus file (missing {e})') from None
-    return from_matrix(X, vocab, labels, label_names, transpose,
-                       description if description is not None else f'loaded from {Path(path).name}')
+        raise ValueError(f'{where} is incomplete (missing {e})') from None
+    except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as e:
+        cls = TypeError if isinstance(e, TypeError) else ValueError
+        raise cls(f'{where}: {" ".join(str(e).split()) or type(e).__name__}') from None
+    return _add_labels(c, labels, label_names)
+
+def _scipy_npz(z):
+    "The matrix of a `scipy.sparse.save_npz` file, built from its arrays after checking their dtypes (no silent casts)."
+    f = z['format']
+    if f.ndim != 0 or f.dtype.kind not in 'SU':
+        raise ValueError(f'format must be a string, got dtype {f.dtype} and shape {f.shape}')
+    fmt = f.item().decode('ascii', 'replace') if f.dtype.kind == 'S' else f.item()
+    shape = _ints(z, 'shape')
+    if shape.shape != (2,) or shape.min() < 0:
+        raise ValueError(f'shape must be two nonnegative integers, got {shape.tolist()}')
+    shape = tuple(int(s) for s in shape)
+    data = z['data']
+    if data.dtype.kind not in 'biuf':
+        raise ValueError(f'data must hold real numbers, got dtype {data.dtype}')
+    if fmt in ('csr', 'csc', 'bsr'):
+        cls = {'csr': sp.csr_matrix, 'csc': sp.csc_matrix, 'bsr': sp.bsr_matrix}[fmt]
+        X = cls((data, _ints(z, 'indices'), _ints(z, 'indptr')), shape=shape)
+    elif fmt == 'dia':
+        X = sp.dia_matrix((data, _ints(z, 'offsets')), shape=shape)
+    elif fmt == 'coo':
+        rc = (_ints(z, 'coords', 2) if 'coords' in z else np.stack([_ints(z, 'row'), _ints(z, 'col')])
+              if len(z['row']) == len(z['col']) else None)
+        if rc is None or rc.shape != (2, len(data)) or data.ndim != 1:
+            raise ValueError(f'coordinates and values of different lengths')
+        X = sp.coo_matrix((data, (rc[0], rc[1])), shape=shape)
+    else:
+        raise ValueError(f'sparse format {fmt!r} is not supported (csr, csc, bsr, dia or coo)')
+    return check_sparse(X, 'X')
 
 # %% ../nbs/07_data_loading.ipynb #7d8188be
 def load_mat(path,              # MATLAB .mat file (v5/v7; v7.3 HDF5 files are not supported by scipy)
@@ -367,33 +562,96 @@ def load_mat(path,              # MATLAB .mat file (v5/v7; v7.3 HDF5 files are n
              label_names=None,  # class names for `labels`
              transpose=False,   # True when rows are samples
              description=None):
-    "Load a `Corpus` from a MATLAB .mat file."
+    "Load a `Corpus` from a MATLAB .mat file; anything wrong inside the file raises a `ValueError` naming it."
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f'path: no such file: {str(path)!r}')
     try:
-        m = {k: v for k, v in scipy.io.loadmat(p).items() if not k.startswith('__')}
+        m = _loadmat_isolated(p)
+        for k, v in m.items():   # sparse variables are built from the file's index arrays: check them before any use
+            if sp.issparse(v): _check_file_matrix(v, path)
     except Exception as e:  # scipy raises several types for corrupt or unsupported files
-        raise ValueError(f'path: {str(path)!r} is not a readable .mat file ({type(e).__name__}: {e})') from None
+        msg = ' '.join(str(e).split())
+        raise ValueError(f'path: {str(path)!r} is not a readable .mat file ({type(e).__name__}: {msg})') from None
+    if isinstance(vocab, (str, os.PathLike)):
+        vocab = _read_lines(vocab, 'vocab')
+    if not (isinstance(labels, str) and labels in m) and isinstance(labels, (str, os.PathLike)):
+        labels = _read_lines(labels, 'labels', keep_empty=True)
+    try:
+        return _mat_corpus(m, p, key, vocab_key, vocab, labels, label_names, transpose, description)
+    except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as e:
+        cls = TypeError if isinstance(e, TypeError) else ValueError
+        raise cls(f'path: {str(path)!r}: {" ".join(str(e).split()) or type(e).__name__}') from None
+
+_LOADMAT_CHILD = r'''
+import json, sys
+import numpy as np, scipy.io, scipy.sparse as sp
+m = scipy.io.loadmat(sys.argv[1])
+arrays, meta = {}, {}
+for i, (k, v) in enumerate(m.items()):
+    if k.startswith('__'): continue
+    if sp.issparse(v):                      # the arrays as read, not converted (a conversion could read out of bounds)
+        arrays.update({f'{i}_data': v.data, f'{i}_indices': v.indices, f'{i}_indptr': v.indptr})
+        meta[k] = ['sparse', i, v.format, [int(s) for s in v.shape]]
+    elif isinstance(v, np.ndarray) and v.dtype.kind in 'biuf':
+        arrays[str(i)] = v; meta[k] = ['array', i]
+    elif isinstance(v, np.ndarray) and v.dtype.kind in 'UO':
+        try:
+            s = ([str(x).strip() for x in v.ravel()] if v.dtype.kind == 'U' else
+                 [str(np.asarray(a).ravel()[0]) if np.asarray(a).size else '' for a in v.ravel()])
+            meta[k] = ['strings', s]
+        except Exception:
+            meta[k] = ['other']
+    else:
+        meta[k] = ['other']
+np.savez(sys.argv[2] + '.npz', **arrays)
+with open(sys.argv[2] + '.json', 'w', encoding='utf-8') as fh: json.dump(meta, fh)
+'''
+
+def _loadmat_isolated(path):
+    "The variables of a .mat file, read by `scipy.io.loadmat` in a child process: its compiled reader can crash on a damaged file, which must not take this interpreter with it."
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, 'vars')
+        r = subprocess.run([sys.executable, '-c', _LOADMAT_CHILD, str(path), out], capture_output=True, text=True)
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or [''])[-1]
+            why = f'the reader crashed (signal {-r.returncode})' if r.returncode < 0 else last
+            raise ValueError(why)
+        arrays = _open_npz(out + '.npz', 'the variables')
+        with open(out + '.json', encoding='utf-8') as fh: meta = json.load(fh)
+    m = {}
+    for k, v in meta.items():
+        if v[0] == 'sparse':
+            i, fmt, shape = v[1], v[2], tuple(v[3])
+            cls = sp.csc_matrix if fmt == 'csc' else sp.csr_matrix
+            m[k] = cls((arrays[f'{i}_data'], arrays[f'{i}_indices'], arrays[f'{i}_indptr']), shape=shape)
+        elif v[0] == 'array': m[k] = arrays[str(v[1])]
+        elif v[0] == 'strings': m[k] = np.array(v[1], dtype=object)
+        else: m[k] = None                    # structs and other MATLAB types: listed, never used as data
+    return m
+
+def _mat_corpus(m, p, key, vocab_key, vocab, labels, label_names, transpose, description):
     def numeric2d(v):
         return sp.issparse(v) or (isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind in 'biuf')
     if key is None:
         cands = {k: v for k, v in m.items() if numeric2d(v)}
         if not cands:
-            raise ValueError(f'path: {str(path)!r} has no numeric 2-D variable (variables: {sorted(m)})')
+            raise ValueError(f'no numeric 2-D variable (variables: {sorted(m)})')
         key = 'X' if 'X' in cands else max(cands, key=lambda k: (np.prod(cands[k].shape), k))
     if key not in m:
-        raise ValueError(f'key: variable {key!r} not in {str(path)!r} (variables: {sorted(m)})')
+        raise ValueError(f'key: variable {key!r} is not in the file (variables: {sorted(m)})')
     X = m[key]
     if vocab is None:
         vk = vocab_key if vocab_key is not None else ('vocab' if 'vocab' in m else None)
         if vk is not None:
             if vk not in m:
-                raise ValueError(f'vocab_key: variable {vk!r} not in {str(path)!r}')
+                raise ValueError(f'vocab_key: variable {vk!r} is not in the file (variables: {sorted(m)})')
             vocab = _mat_strings(m[vk])
     if isinstance(labels, str) and labels in m:
         labels = [labels]
     if isinstance(labels, (list, tuple)) and labels and all(isinstance(k, str) and k in m for k in labels):
+        if len(getattr(X, 'shape', ())) != 2:
+            raise ValueError(f'variable {key!r} is not a 2-D matrix (shape {getattr(X, "shape", None)})')
         n = X.shape[0] if transpose else X.shape[1]
         labels = {k: _mat_labels(m[k], n) for k in labels}
     return from_matrix(X, vocab, labels, label_names, transpose,
@@ -410,6 +668,8 @@ def _mat_labels(v, n):
 def _mat_strings(v):
     "Strings from a MATLAB cell array of char arrays or a char matrix."
     v = np.asarray(v)
+    if v.dtype.kind not in 'UO':
+        raise ValueError(f'the word list must be a cell array of strings or a char matrix, got dtype {v.dtype}')
     if v.dtype.kind == 'U':
         return [str(s).strip() for s in v.ravel()]
     return [str(np.asarray(a).ravel()[0]) if np.asarray(a).size else '' for a in v.ravel()]
@@ -425,46 +685,69 @@ def load_bow_csv(path,                # CSV file of counts
                  description=None):
     "Load a bag-of-words CSV (a dense count table with a header or word list, or doc,word,count triplets)."
     p = Path(path)
+    where = f'path: {str(path)!r}'
     if not p.is_file():
         raise FileNotFoundError(f'path: no such file: {str(path)!r}')
     if layout not in ('docs_x_words', 'words_x_docs', 'triplets'):
         raise ValueError(f"layout must be 'docs_x_words', 'words_x_docs' or 'triplets', got {layout!r}")
+    if isinstance(index_base, bool) or not isinstance(index_base, (int, np.integer)) or index_base not in (0, 1):
+        raise ValueError(f'index_base must be 0 or 1, got {index_base!r}')
     if isinstance(words, (str, os.PathLike)):
         words = _read_lines(words, 'words')
+    text = _read_text(p, 'path')             # UTF-8, or UTF-8/16/32 with a byte-order mark (as spreadsheets write)
+    rows = []                                # (line number, fields) of the non-empty rows
     try:
-        with open(p, newline='', encoding='utf-8') as fh:
-            rows = [r for r in csv.reader(fh, delimiter=delimiter) if r and any(x.strip() for x in r)]
-    except UnicodeDecodeError as e:
-        raise ValueError(f'path: {str(path)!r} is not a UTF-8 text file ({e})') from None
+        reader = csv.reader(io.StringIO(text, newline=''), delimiter=delimiter)
+        for r in reader:
+            if r and any(x.strip() for x in r):
+                rows.append((reader.line_num, r))
+    except csv.Error as e:
+        raise ValueError(f'{where} line {reader.line_num}: not valid CSV ({e})') from None
     if not rows:
-        raise ValueError(f'path: {str(path)!r} is empty')
+        raise ValueError(f'{where} is empty')
     def num(x):
         try: return float(x)
         except ValueError: return None
     header = None
-    if any(num(x) is None for x in rows[0]):
-        header, rows = [x.strip() for x in rows[0]], rows[1:]
+    if any(num(x) is None for x in rows[0][1]):
+        header, rows = [x.strip() for x in rows[0][1]], rows[1:]
+    if not rows:
+        raise ValueError(f'{where} has a header row but no data')
+    width = len(rows[0][1])
+    for line, r in rows:
+        if len(r) != width:
+            raise ValueError(f'{where} line {line}: {len(r)} fields, but the first data row has {width}')
+        if any(num(x) is None for x in r):
+            raise ValueError(f'{where} line {line}: non-numeric entry')
+    vals = np.array([[float(x) for x in r] for _, r in rows], dtype=float)
+    if header is not None and len(header) != width and layout == 'docs_x_words' and words is None:
+        raise ValueError(f'{where}: the header row has {len(header)} names but the data rows have {width} fields')
     try:
-        vals = np.array([[float(x) for x in r] for r in rows], dtype=float)
-    except ValueError:
-        bad = next(i for i, r in enumerate(rows) if any(num(x) is None for x in r))
-        raise ValueError(f'path: {str(path)!r} line {bad + 1 + (header is not None)}: non-numeric entry') from None
-    if vals.ndim != 2 or vals.size == 0:
-        raise ValueError(f'path: {str(path)!r} rows have different numbers of fields or no data')
-    if layout == 'triplets':
-        if vals.shape[1] != 3:
-            raise ValueError(f"path: layout='triplets' needs 3 columns (document, word, count), found {vals.shape[1]}")
-        d, w = vals[:, 0].astype(np.int64) - index_base, vals[:, 1].astype(np.int64) - index_base
-        if d.min() < 0 or w.min() < 0:
-            raise ValueError(f'path: negative ids with index_base={index_base}')
-        m = len(words) if words is not None else int(w.max()) + 1
-        X = sp.csc_matrix((vals[:, 2], (w, d)), shape=(m, int(d.max()) + 1))
-    else:
-        X = vals.T if layout == 'docs_x_words' else vals
-        if words is None and header is not None and layout == 'docs_x_words':
-            words = header
-    return from_matrix(X, words, labels, label_names, False,
-                       description if description is not None else f'bag of words from {p.name}')
+        if layout == 'triplets':
+            if vals.shape[1] != 3:
+                raise ValueError(f"layout='triplets' needs 3 columns (document, word, count), found {vals.shape[1]}")
+            ids = vals[:, :2]
+            if not bool(np.isfinite(ids).all()) or not bool((ids == np.round(ids)).all()):
+                raise ValueError('document and word ids must be integers')
+            d, w = ids[:, 0] - index_base, ids[:, 1] - index_base
+            if d.min() < 0 or w.min() < 0:
+                raise ValueError(f'negative ids with index_base={index_base}')
+            if max(d.max(), w.max()) >= 2**31 - 1:
+                raise ValueError(f'ids up to {int(max(d.max(), w.max()))} are too large')
+            d, w = d.astype(np.int64), w.astype(np.int64)
+            m = len(words) if words is not None else int(w.max()) + 1
+            if int(w.max()) >= m:
+                raise ValueError(f'word id {int(w.max()) + index_base} is beyond the {m} words of the word list')
+            X = sp.csc_matrix((vals[:, 2], (w, d)), shape=(m, int(d.max()) + 1))
+        else:
+            X = vals.T if layout == 'docs_x_words' else vals
+            if words is None and header is not None and layout == 'docs_x_words':
+                words = header
+        return from_matrix(X, words, labels, label_names, False,
+                           description if description is not None else f'bag of words from {p.name}')
+    except (ValueError, TypeError) as e:
+        cls = TypeError if isinstance(e, TypeError) else ValueError
+        raise cls(f'{where}: {" ".join(str(e).split())}') from None
 
 # %% ../nbs/07_data_loading.ipynb #47d4fdf5
 def load_file(path,        # a .npz, .mat, .csv or .tsv file

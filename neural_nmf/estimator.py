@@ -70,6 +70,13 @@ def _has_classifier(est):
     return True
 
 # %% ../nbs/06_estimator.ipynb #c7caf40c
+def _layer_index(layer, L):
+    "`layer` checked as an index into `L` layers (0..L-1, or negative from the end)."
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise TypeError(f"layer must be an integer index (0..{L - 1}, or -{L}..-1 from the end), got {layer!r}")
+    if not -L <= layer < L: raise ValueError(f"layer must be in -{L}..{L - 1} for {L} layers, got {layer}")
+    return int(layer)
+
 class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     "Neural NMF as a scikit-learn transformer (and, fitted with labels, classifier); X is n_samples x n_features."
     def __init__(self,
@@ -192,7 +199,7 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         "Representation of X (n_samples x n_features) at `layer` (default: the last), shape (n_samples, k_layer)."
         check_is_fitted(self)
         L = len(self.components_)
-        if not -L <= layer < L: raise ValueError(f"layer must be in -{L}..{L - 1} for {L} layers, got {layer}")
+        layer = _layer_index(layer, L)
         if layer % L != L - 1 and _output_is_wrapped(self):
             raise ValueError(f"set_output names the {self._n_features_out} columns of the last layer; use "
                              f"transform_all(X)[{layer}] for layer {layer}")
@@ -205,7 +212,7 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     def inverse_transform(self, W, layer:int=-1):
         "Map representations W (n_samples x k_layer) back to the feature space: $W\\,(A_1\\cdots A_{layer})^T$."
         check_is_fitted(self)
-        C = self.components_[layer]
+        C = self.components_[_layer_index(layer, len(self.components_))]
         Wn = (W.detach().cpu().numpy() if isinstance(W, torch.Tensor) else
               W.toarray() if scipy.sparse.issparse(W) else np.asarray(W))
         if Wn.ndim != 2 or Wn.shape[1] != C.shape[0]:
