@@ -7,6 +7,7 @@ __all__ = ['DEFAULT_LAM', 'nmf', 'hierarchical_nmf', 'top_down_nmf', 'initialize
 
 # %% ../nbs/04_train.ipynb #f1ffc3d5
 import copy
+import hashlib
 import math
 import time
 import warnings
@@ -218,6 +219,12 @@ def _nnls_iterations(net):
 # %% ../nbs/04_train.ipynb #745ce1e6
 DEFAULT_LAM = 0.1   # weight of the supervised term when labels are given: shared by train, the estimator and the CLI
 
+def _net_seed(net) -> int:
+    "A seed derived from `net`'s parameters: identically built networks get identical default starts."
+    h = hashlib.sha256()
+    for p in net.parameters(): h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return int.from_bytes(h.digest()[:8], 'little') >> 1
+
 def _has_negative(X):
     v = X._values() if X.layout == torch.sparse_coo else X
     return bool((v < 0).any())
@@ -235,7 +242,7 @@ def train(net:Neural_NMF,       # the network; trained in place
           optimizer:str='gd',   # 'gd' (projected gradient) or 'adam'
           lr_decay:float=1.0,   # multiply the step sizes by this after every epoch (fixed-lr GD and Adam)
           tol:float=None,       # stop early when the relative change of the loss falls below tol
-          seed:int=None,        # seeds the initialisation (with `init`)
+          seed:int=None,        # seeds the initialisation (with `init`; 'auto' without a seed: derived from net's parameters)
           init='auto',          # 'auto' (fresh net, X >= 0: 'nmf' for the energy, else 'topdown'), None (as is), 'topdown', 'nmf', 'random', matrices
           b_warmup:int=100,     # supervised: gradient steps on B alone, at the starting S_L, before the first A step
           b_steps:int=1,        # supervised, GD: gradient steps on B after every A step (each costs no NNLS solve)
@@ -284,6 +291,7 @@ def train(net:Neural_NMF,       # the network; trained in place
     if isinstance(init, str) and init == 'auto':
         init = (None if (resume is not None or net.initialized or _has_negative(Xt))
                 else 'nmf' if isinstance(loss_fn, EnergyLoss) else 'topdown')
+        if init is not None and seed is None: seed = _net_seed(net)   # deterministic for a seeded network
     for name, v in (('b_warmup', b_warmup), ('b_steps', b_steps)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name} must be a nonnegative integer, got {v!r}")
