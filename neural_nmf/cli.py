@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -129,22 +130,40 @@ def compare_methods(corpus,                # a `data_loading.Corpus` (features x
     return results
 
 # %% ../nbs/09_cli.ipynb #404e3745
+_WIDTH = 100    # the printed tables and messages stay within this many characters (a terminal, a docs page)
+
+def _column_groups(kinds, ws, w0, width=_WIDTH):
+    "Column indices in groups that each print within `width` characters: one group when all fit, else one per kind."
+    if w0 + sum(ws) <= width: return [list(range(len(ws)))]
+    out = []
+    for kind in dict.fromkeys(kinds):
+        cur, used = [], w0
+        for j in (j for j, k in enumerate(kinds) if k == kind):
+            if cur and used + ws[j] > width: out.append(cur); cur, used = [], w0
+            cur.append(j); used += ws[j]
+        out.append(cur)
+    return out
+
 def format_table(results,          # list returned by `compare_methods`
                  layer_names=None, # a short name per layer for the column headers, e.g. ['sub', 'super']
                  errors=True):     # include the relative-error columns
-    "Plain-text table of relative errors and held-out accuracies (readout per layer, classifier on the last layer)."
+    "Plain-text table of relative errors and held-out accuracies (readout per layer, classifier on the last layer); split in two (errors, accuracies) when one would be wider than 100 characters."
     L = len(results[0]['Ss'])
     names = layer_names or [''] * L
     def head(i): return f'L{i + 1}' + (f' {names[i]}' if names[i] else '')
     cols = ([f'err {head(i)}' for i in range(L)] if errors else []) + [f'acc {head(i)}' for i in range(L)] + ['classifier']
+    kinds = ['err'] * (L if errors else 0) + ['acc'] * (L + 1)
     w0 = max(len(r['method']) for r in results) + 2
     ws = [max(len(c), 6) + 2 for c in cols]
     def fmt(v): return '-' if v is None else f'{v:.3f}'
-    lines = ['method'.ljust(w0) + ''.join(c.rjust(w) for c, w in zip(cols, ws))]
-    lines.append('-' * len(lines[0]))
-    for r in results:
-        vals = (list(r['rel_error']) if errors else []) + list(r['acc_readout']) + [r['acc_classifier']]
-        lines.append(r['method'].ljust(w0) + ''.join(fmt(v).rjust(w) for v, w in zip(vals, ws)))
+    rows = [(r['method'], [fmt(v) for v in (list(r['rel_error']) if errors else []) + list(r['acc_readout'])
+                           + [r['acc_classifier']]]) for r in results]
+    lines = []
+    for g in _column_groups(kinds, ws, w0):
+        if lines: lines.append('')
+        lines.append('method'.ljust(w0) + ''.join(cols[j].rjust(ws[j]) for j in g))
+        lines.append('-' * len(lines[-1]))
+        lines += [m.ljust(w0) + ''.join(cells[j].rjust(ws[j]) for j in g) for m, cells in rows]
     return '\n'.join(lines)
 
 # %% ../nbs/09_cli.ipynb #d69a6c42
@@ -173,31 +192,34 @@ def _scores(rs):
 def paired_table(runs,              # returned by `compare_splits`
                  layer_names=None,  # a short name per layer for the column headers
                  baseline=None):    # method the differences are taken to (default: the first)
-    "Table of mean scores over splits and the paired difference to the baseline, mean ± standard error."
+    "Mean scores over splits (errors, then accuracies) and, under each method, its paired difference to the baseline, mean ± standard error."
     methods = list(runs)
-    base = _scores(runs[baseline or methods[0]])
+    b = baseline or methods[0]
+    base = _scores(runs[b])
     L = (base.shape[1] - 1) // 2
     names = layer_names or [''] * L
     def head(i): return f'L{i + 1}' + (f' {names[i]}' if names[i] else '')
     cols = [f'err {head(i)}' for i in range(L)] + [f'acc {head(i)}' for i in range(L)] + ['classifier']
-    rows = []
+    means, diffs = {}, {}
     for m in methods:
         a = _scores(runs[m]); d = a - base
-        cells = []
+        means[m], diffs[m] = [], []
         for j in range(a.shape[1]):
-            if np.isnan(a[:, j]).all(): cells.append('-'); continue
             p = 4 if j < L else 3                          # errors move in the 3rd decimal: one more digit
-            cell = f'{np.nanmean(a[:, j]):.{p}f}'
-            if m != (baseline or methods[0]) and not np.isnan(d[:, j]).all():
-                cell += f' [{d[:, j].mean():+.{p}f}±{d[:, j].std(ddof=1) / np.sqrt(len(d)):.{p}f}]'
-            cells.append(cell)
-        rows.append((m, cells))
-    w0 = max(len(m) for m in methods) + 2
-    ws = [max(len(cols[j]), *(len(c[j]) for _, c in rows)) + 2 for j in range(len(cols))]
-    lines = [f'{len(base)} splits: mean, and [paired difference to {baseline or methods[0]} ± s.e.]',
-             'method'.ljust(w0) + ''.join(c.rjust(w) for c, w in zip(cols, ws))]
-    lines.append('-' * len(lines[-1]))
-    lines += [m.ljust(w0) + ''.join(c.rjust(w) for c, w in zip(cells, ws)) for m, cells in rows]
+            means[m].append('-' if np.isnan(a[:, j]).all() else f'{np.nanmean(a[:, j]):.{p}f}')
+            diffs[m].append('' if m == b or np.isnan(d[:, j]).all() else
+                            f'[{d[:, j].mean():+.{p}f}±{d[:, j].std(ddof=1) / np.sqrt(len(d)):.{p}f}]')
+    label = '  paired difference'
+    w0 = max(len(label), *(len(m) for m in methods)) + 2
+    lines = [f'{len(base)} splits: mean, and [paired difference to {b} ± s.e.]']
+    for group in (range(L), range(L, 2 * L + 1)):          # errors, then accuracies: two narrow tables
+        ws = {j: max(len(cols[j]), *(len(means[m][j]) for m in methods), *(len(diffs[m][j]) for m in methods)) + 2
+              for j in group}
+        lines += ['', 'method'.ljust(w0) + ''.join(cols[j].rjust(ws[j]) for j in group)]
+        lines.append('-' * len(lines[-1]))
+        for m in methods:
+            lines.append(m.ljust(w0) + ''.join(means[m][j].rjust(ws[j]) for j in group))
+            if m != b: lines.append((label.ljust(w0) + ''.join(diffs[m][j].rjust(ws[j]) for j in group)).rstrip())
     return '\n'.join(lines)
 
 def paired_difference(runs, method, column, baseline=None) -> tuple:
@@ -699,8 +721,9 @@ def _report(results, corpus, layer_names, out, shown, train_idx, test_idx, sup_k
     print(tp.hierarchy_text(r['As'], corpus.vocab, n_words=8), file=stdout)
     print(f'\n(hierarchy of the {shown} run)\n', file=stdout)
     if any(v is not None for x in results for v in x['acc_readout']):
-        print(f'Held-out accuracy on {len(test_idx)} documents (their labels never used); readout = least squares '
-              f'on S_i fitted on the {len(train_idx)} training documents; classifier = B S_L:', file=stdout)
+        print(textwrap.fill(f'Held-out accuracy on {len(test_idx)} documents (their labels never used); readout = '
+                            f'least squares on S_i fitted on the {len(train_idx)} training documents; classifier = B S_L:',
+                            _WIDTH), file=stdout)
     print(format_table(results, layer_names), file=stdout)
     print(f'\nfigures written to {out}/: ' + ', '.join(Path(f).name for f in files), file=stdout)
 
@@ -712,7 +735,8 @@ def cmd_demo(a, stdout=None):
         raise CLIError(f'--splits must be a positive integer, got {a.splits}')
     t0 = time.perf_counter()
     corpus = dl.load_20news(drop_empty_words=True)
-    print(f'{corpus.description.splitlines()[0]}\n({corpus.n_features} words occur in these documents)\n', file=stdout)
+    print(f'{textwrap.fill(corpus.description.splitlines()[0], _WIDTH)}\n({corpus.n_features} words occur in these '
+          f'documents)\n', file=stdout)
     train_idx, test_idx = dl.stratified_split(corpus.labels['sub'], 0.3, seed=a.seed)
     results = compare_methods(corpus, [10, 6], ['sub', 'super'], train_idx, test_idx, epochs=a.epochs, seed=a.seed,
                               lam=a.lam, loss_func=a.loss, progress=not a.quiet)
@@ -759,7 +783,7 @@ def cmd_fit(a, stdout=None):
     m, n = corpus.shape
     if a.ranks[0] > min(m, n):
         raise CLIError(f'--ranks {a.ranks[0]} is larger than the data allows ({m} features x {n} documents)')
-    print(f'{corpus}\n', file=stdout)
+    print(textwrap.fill(str(corpus), _WIDTH, subsequent_indent='  ') + '\n', file=stdout)
     key = next(iter(corpus.labels), None)      # the loaders put the caller's labels (--labels) first
     own = [k for k in corpus.labels if k != key]
     if a.labels is not None and own:

@@ -395,18 +395,18 @@ def topic_quality(X,                # (m, n) data (words x documents) or a Corpu
 
 def format_quality(rows,          # {name: topic_quality(...)} or a single topic_quality(...) list
                    digits=3):
-    "Plain-text table of `topic_quality` results, one row per model and layer."
+    "Plain-text table of `topic_quality` results, one row per model and layer (`special.`: mean specialization)."
     if isinstance(rows, list): rows = {'': rows}
     cols = ['npmi', 'umass', 'diversity', 'specialization', 'child_affinity', 'other_affinity']
-    heads = ['NPMI', 'UMass', 'diversity', 'specialization', 'child aff.', 'other aff.']
+    heads = ['NPMI', 'UMass', 'diversity', 'special.', 'child aff.', 'other aff.']   # narrow: fits 100 characters
     ws = [max(len(h), digits + 4) + 2 for h in heads]
     w0 = max([len(k) for k in rows] + [5]) + 2
-    lines = ['model'.ljust(w0) + 'layer  topics' + ''.join(h.rjust(w) for h, w in zip(heads, ws))]
+    lines = ['model'.ljust(w0) + 'layer topics' + ''.join(h.rjust(w) for h, w in zip(heads, ws))]
     for name, layers in rows.items():
         for r in layers:
             vals = ''.join(('-' if r[c] is None else f'{r[c]:.{digits}f}').rjust(w) for c, w in zip(cols, ws))
 
-            lines.append(name.ljust(w0) + f"{r['layer']:>5}  {r['topics']:>6}" + vals)
+            lines.append(name.ljust(w0) + f"{r['layer']:>5} {r['topics']:>6}" + vals)
     return '\n'.join(lines)
 
 # %% ../nbs/08_topics.ipynb #0e8b54e3
