@@ -304,7 +304,7 @@ def train(net:Neural_NMF,       # the network; trained in place
           seed:int=None,        # seeds the initialisation (with `init`; 'auto' without a seed: derived from net's parameters)
           init='auto',          # 'auto' (fresh net, X >= 0: 'nmf' for the energy, else 'topdown'), None (as is), 'topdown', 'nmf', 'random', matrices
           b_warmup:int=100,     # supervised: gradient steps on B alone, at the starting S_L, before the first A step
-          b_steps:int=1,        # supervised, GD: gradient steps on B after every A step (each costs no NNLS solve)
+          b_steps:int=10,       # supervised, GD: gradient steps on B after every A step (each costs no NNLS solve)
           verbose:bool=True,    # print one line per epoch (a tqdm bar instead on long runs)
           progress:bool=None,   # tqdm bar: None = when verbose and epoch > 50
           record_every:int=None,# record A, grad_A, S (and B) every this many epochs
