@@ -4,10 +4,9 @@
 
 # %% auto #0
 __all__ = ['shard_bounds', 'shard_columns', 'AllReduceSum', 'all_reduce_sum', 'DistributedLoss', 'DistributedClassLoss',
-           'broadcast_parameters', 'parameters_identical', 'train_distributed', 'main']
+           'broadcast_parameters', 'parameters_identical', 'train_distributed', 'run_distributed', 'main']
 
 # %% ../nbs/11_distributed.ipynb #f749f351
-import argparse
 import datetime
 import os
 import sys
@@ -207,64 +206,59 @@ def train_distributed(net:Neural_NMF,    # the same architecture on every rank; 
     return hist
 
 # %% ../nbs/11_distributed.ipynb #0ed29a8e
-def _parse(argv):
-    p = argparse.ArgumentParser(prog='python -m neural_nmf.distributed',
-                                description='Data-parallel Neural NMF training (launch with torchrun).')
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--data', help='data file (.npz/.mat/.csv/.tsv), words x documents')
-    src.add_argument('--synthetic', nargs=2, type=int, metavar=('M', 'N'), help='seeded synthetic corpus M words x N documents')
-    p.add_argument('--layers', nargs='+', type=int, required=True, help='ranks k1 ... kL')
-    p.add_argument('--epochs', type=int, default=10)
-    p.add_argument('--lr', type=float, nargs='+', default=None, help='step sizes (default: line search); supervised: L+1 values (B last)')
-    p.add_argument('--loss', default='energy', choices=['energy', 'recon'])
-    p.add_argument('--labels', default=None, help='label key of the corpus for supervised training')
-    p.add_argument('--lam', type=float, default=None)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--dtype', default='float64', choices=['float32', 'float64'])
-    p.add_argument('--device', default='cpu', help="'cpu' (gloo) or 'cuda' (nccl, cuda:LOCAL_RANK)")
-    p.add_argument('--backend', default=None, help='override the backend (gloo / nccl)')
-    p.add_argument('--out', default=None, help='checkpoint written by rank 0')
-    p.add_argument('--verbose', action='store_true')
-    return p.parse_args(argv)
-
-def main(argv=None):
-    "Entry point of `torchrun ... -m neural_nmf.distributed`; returns 0 on success."
-    a = _parse(sys.argv[1:] if argv is None else argv)
-    if a.epochs < 0: raise SystemExit("--epochs must be nonnegative")
-    cuda = a.device.startswith('cuda')
-    backend = a.backend or ('nccl' if cuda else 'gloo')
+def run_distributed(data=None,        # data file (.npz/.mat/.csv/.tsv, words x documents) read by every rank
+                    synthetic=None,   # or (M, N): a seeded `make_hierarchical` corpus of M words x N documents
+                    layers=(),        # ranks k1 ... kL
+                    epochs=10,
+                    lr=None,          # None: line search; one step size, or L (+1 with labels, B last)
+                    loss='energy',    # 'energy' or 'recon'
+                    labels=None,      # label key of the corpus for supervised training
+                    lam=None,
+                    seed=0,           # builds the same network on every rank (and seeds --synthetic)
+                    dtype='float64',  # 'float32' or 'float64'
+                    device='cpu',     # 'cpu' (gloo) or 'cuda' (nccl, cuda:LOCAL_RANK)
+                    backend=None,     # override the backend (gloo / nccl)
+                    out=None,         # checkpoint written by rank 0 (`neural_nmf.train.load_checkpoint` reads it)
+                    verbose=False):
+    "What every rank runs under torchrun: join the process group, keep this rank's columns, `train_distributed`; rank 0 prints a summary and writes `out`."
+    if epochs < 0: raise ValueError("--epochs must be nonnegative")
+    cuda = device.startswith('cuda')
+    backend = backend or ('nccl' if cuda else 'gloo')
     local = int(os.environ.get('LOCAL_RANK', 0))
-    device = torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
-    if cuda: torch.cuda.set_device(device)
+    dev = torch.device(f'cuda:{local}') if cuda else torch.device('cpu')
+    if cuda: torch.cuda.set_device(dev)
     dist.init_process_group(backend, timeout=datetime.timedelta(minutes=10))
     try:
         from neural_nmf.data_loading import load_file, make_hierarchical
-        if a.data is not None: corpus = load_file(a.data)
-        else: corpus = make_hierarchical(a.synthetic[0], a.synthetic[1], ranks=tuple(a.layers), sparse=True, seed=a.seed)
+        if data is not None: corpus = load_file(data)
+        else: corpus = make_hierarchical(synthetic[0], synthetic[1], ranks=tuple(layers), sparse=True, seed=seed)
         X = corpus.X
-        labels = None
-        if a.labels is not None:
-            if a.labels not in corpus.labels:
-                raise SystemExit(f"--labels {a.labels!r}: the corpus has label keys {sorted(corpus.labels)}")
-            labels = np.asarray(corpus.labels[a.labels])
-        Xr = shard_columns(X, labels=labels)
-        if labels is not None: Xr, labels = Xr
-        dtype = getattr(torch, a.dtype)
-        c = None if labels is None else int(np.max(corpus.labels[a.labels])) + 1
-        net = Neural_NMF([X.shape[0], *a.layers], c=c, dtype=dtype, device=device,
-                         generator=torch.Generator().manual_seed(a.seed))
-        lr = None if a.lr is None else (a.lr[0] if len(a.lr) == 1 else list(a.lr))
-        if labels is not None and lr is not None and not isinstance(lr, list): lr = [lr] * (net.depth + 1)
-        hist = train_distributed(net, Xr, labels=labels, loss_func=a.loss, lr=lr, epoch=a.epochs, lam=a.lam,
-                                 verbose=a.verbose)
+        y = None
+        if labels is not None:
+            if labels not in corpus.labels:
+                raise ValueError(f"--labels {labels!r}: the corpus has label keys {sorted(corpus.labels)}")
+            y = np.asarray(corpus.labels[labels])
+        Xr = shard_columns(X, labels=y)
+        if y is not None: Xr, y = Xr
+        c = None if y is None else int(np.max(corpus.labels[labels])) + 1
+        net = Neural_NMF([X.shape[0], *layers], c=c, dtype=getattr(torch, dtype), device=dev,
+                         generator=torch.Generator().manual_seed(seed))
+        lr = None if lr is None else (lr[0] if len(lr) == 1 else list(lr))
+        if y is not None and lr is not None and not isinstance(lr, list): lr = [lr] * (net.depth + 1)
+        hist = train_distributed(net, Xr, labels=y, loss_func=loss, lr=lr, epoch=epochs, lam=lam, verbose=verbose)
         if dist.get_rank() == 0:
             print(f"world_size {dist.get_world_size()}  backend {backend}  X {tuple(X.shape)}  epochs {len(hist)}  "
                   f"loss {hist.meta.get('initial_loss'):.6e} -> {hist.last('loss', float('nan')):.6e}")
-            if a.out: save_checkpoint(a.out, net, hist)
+            if out: save_checkpoint(out, net, hist)
     finally:
         dist.destroy_process_group()
-    return 0
+    return hist
 
 # %% ../nbs/11_distributed.ipynb #d6ad1684
+def main(argv=None):
+    "Entry point of `torchrun ... -m neural_nmf.distributed`: `neural_nmf.cli.distributed_main` parses the arguments; returns 0."
+    from neural_nmf.cli import distributed_main
+    return distributed_main(argv)
+
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
     sys.exit(main())
