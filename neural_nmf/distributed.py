@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['shard_bounds', 'shard_columns', 'AllReduceSum', 'all_reduce_sum', 'DistributedLoss', 'DistributedClassLoss',
-           'broadcast_parameters', 'parameters_identical', 'train_distributed', 'run_distributed', 'main']
+           'AllReduceGradients', 'broadcast_parameters', 'parameters_identical', 'train_distributed', 'run_distributed',
+           'main']
 
 # %% ../nbs/11_distributed.ipynb #f749f351
 import datetime
@@ -18,6 +19,9 @@ import torch
 import torch.distributed as dist
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss, as_data, get_loss, prepare_labels, sq_norm
 from .train import train, save_checkpoint
+
+# %% ../nbs/11_distributed.ipynb #c6bf550c
+from .train import Callback, joint_classifier
 
 # %% ../nbs/11_distributed.ipynb #4eaf9d13
 def shard_bounds(n:int,            # number of columns
@@ -113,13 +117,17 @@ class DistributedClassLoss:
     def __repr__(self): return f"DistributedClassLoss({self.kind!r}, n_labeled={self.count})"
 
 # %% ../nbs/11_distributed.ipynb #37daa8ac
-def _hook_grads(params):
-    "Register a hook on every parameter that sums its gradient over ranks; returns the handles."
-    def reduce(g):
-        g = g.detach().clone()
-        dist.all_reduce(g, op=dist.ReduceOp.SUM)
-        return g
-    return [p.register_hook(reduce) for p in params]
+class AllReduceGradients(Callback):
+    "Sum every gradient over the ranks of the process group as soon as it is computed, before anything uses it."
+    order = -10
+    def after_grads(self, run):
+        run.grads = [_summed(g) for g in run.grads]
+
+def _summed(g):
+    "A copy of `g` summed over the ranks."
+    g = g.detach().clone()
+    dist.all_reduce(g, op=dist.ReduceOp.SUM)
+    return g
 
 def broadcast_parameters(net, src:int=0):
     "Copy `net`'s parameters from rank `src` to every rank (in place)."
@@ -139,6 +147,24 @@ def parameters_identical(net) -> bool:
     ok = ok.to(net.layers[0].A.device)
     dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     return bool(ok.item() == 1)
+
+def _global_class_loss(net, Xt, labels, label_mask, class_loss, lr, optimizer, supervised):
+    "The supervised term of the sharded data (`class_loss` itself when unsupervised); every rank must agree on supervision."
+    p0 = net.layers[0].A
+    flag = torch.tensor([float(bool(supervised))], device=p0.device)   # collectives must match on every rank
+    dist.all_reduce(flag, op=dist.ReduceOp.SUM)
+    if float(flag) not in (0.0, float(dist.get_world_size())):
+        raise ValueError("`labels` must be given on every rank or on none")
+    if not supervised: return class_loss
+    if net.linear is None:
+        raise ValueError("supervised training needs a classifier: Neural_NMF(depth_info, c=n_classes)")
+    if not joint_classifier(lr, optimizer, net.depth):
+        raise ValueError("supervised data-parallel training trains B jointly: give `lr` a step size for B "
+                         f"(a list of {net.depth + 1} numbers or a dict with key 'B') or use optimizer='adam'")
+    _, mask, _ = prepare_labels(labels, Xt.shape[1], net.c, label_mask, dtype=p0.dtype, device=p0.device)
+    cnt = torch.tensor([float(mask.sum())], dtype=torch.float64, device=p0.device)
+    dist.all_reduce(cnt, op=dist.ReduceOp.SUM)
+    return DistributedClassLoss(class_loss, int(cnt.item()))
 
 def train_distributed(net:Neural_NMF,    # the same architecture on every rank; parameters are broadcast from rank 0
                       X,                 # this rank's columns (m, n_r): tensor, numpy array or scipy sparse
@@ -170,36 +196,13 @@ def train_distributed(net:Neural_NMF,    # the same architecture on every rank; 
     Xt = as_data(X, dtype=p0.dtype, device=p0.device)
     supervised = kwargs.pop('supervised', None)
     if supervised is None: supervised = labels is not None
-    # every rank must agree on supervision (collectives must match)
-    flag = torch.tensor([float(bool(supervised))], device=p0.device)
-    dist.all_reduce(flag, op=dist.ReduceOp.SUM)
-    if float(flag) not in (0.0, float(dist.get_world_size())):
-        raise ValueError("`labels` must be given on every rank or on none")
-    joint_B = False
-    if supervised:
-        if net.linear is None:
-            raise ValueError("supervised training needs a classifier: Neural_NMF(depth_info, c=n_classes)")
-        from neural_nmf.train import _b_explicit
-        joint_B = optimizer == 'adam' or _b_explicit(lr, net.depth)
-        if not joint_B:
-            raise ValueError("supervised data-parallel training trains B jointly: give `lr` a step size for B "
-                             f"(a list of {net.depth + 1} numbers or a dict with key 'B') or use optimizer='adam'")
-        _, mask, _ = prepare_labels(labels, Xt.shape[1], net.c, label_mask, dtype=p0.dtype, device=p0.device)
-        cnt = torch.tensor([float(mask.sum())], dtype=torch.float64, device=p0.device)
-        dist.all_reduce(cnt, op=dist.ReduceOp.SUM)
-        closs = DistributedClassLoss(class_loss, int(cnt.item()))
-    else:
-        closs = class_loss
+    closs = _global_class_loss(net, Xt, labels, label_mask, class_loss, lr, optimizer, supervised)
     loss = DistributedLoss(loss_func, Xt)
     if broadcast: broadcast_parameters(net)
-    params = list(net.A) + ([net.linear.weight] if joint_B else [])
-    handles = _hook_grads(params)
-    try:
-        hist = train(net, Xt, lr=lr, optimizer=optimizer, supervised=supervised, labels=labels, label_mask=label_mask,
-                     loss_func=loss, class_loss=closs, verbose=verbose and dist.get_rank() == 0, init=None,
-                     b_warmup=0, **{k: v for k, v in kwargs.items() if k not in ('init', 'b_warmup')})
-    finally:
-        for h in handles: h.remove()
+    callbacks = [AllReduceGradients(), *(kwargs.pop('callbacks', None) or ())]
+    hist = train(net, Xt, lr=lr, optimizer=optimizer, supervised=supervised, labels=labels, label_mask=label_mask,
+                 loss_func=loss, class_loss=closs, verbose=verbose and dist.get_rank() == 0, init=None,
+                 b_warmup=0, callbacks=callbacks, **{k: v for k, v in kwargs.items() if k not in ('init', 'b_warmup')})
     if check and not parameters_identical(net):
         raise RuntimeError("data-parallel training diverged: the ranks hold different parameters")
     hist.meta.update(world_size=dist.get_world_size(), rank=dist.get_rank(), n_local=int(Xt.shape[1]))

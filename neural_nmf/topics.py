@@ -437,8 +437,11 @@ def plot_losses(history,      # list/array of losses, dict of lists, or an objec
         raise ValueError('history has no loss values to plot')
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
+    epochs = getattr(history, 'epochs', None)      # a training history knows the epoch of every record
     for k, v in clean.items():
-        ax.plot(np.arange(1, v.size + 1), v, label=k)
+        try: x = np.asarray(epochs(k)) if callable(epochs) else None
+        except (KeyError, TypeError): x = None
+        ax.plot(x if x is not None and x.size == v.size else np.arange(1, v.size + 1), v, label=k)
     if logy is None:   # a log axis over less than a decade labels its minor ticks with rounded, repeated numbers
         lo, hi = min(v.min() for v in clean.values()), max(v.max() for v in clean.values())
         logy = bool(lo > 0 and hi >= 10 * lo)

@@ -12,6 +12,9 @@ from collections import deque
 # %% ../nbs/05_writer.ipynb #339e00ee
 import torch
 
+# %% ../nbs/05_writer.ipynb #7e533068
+from fastcore.basics import patch
+
 # %% ../nbs/05_writer.ipynb #906bf262
 def _to_float(value, name):
     "Convert a Python number, numpy scalar or one-element tensor to a Python float."
@@ -46,7 +49,7 @@ class Writer:
         self.tensor_every, self.max_snapshots = tensor_every or 0, max_snapshots
         self.scalars, self.scalar_epochs = {}, {}
         self.tensors, self.tensor_epochs = {}, {}
-        self.meta = {}  # free-form settings and state (e.g. what `train` needs to resume)
+        self.meta = {}  # free-form settings (e.g. the loss and optimiser `train` used, its initial loss)
 
     def add_scalar(self, name:str, value, epoch:int=None):
         "Append one scalar (stored as a Python float) for `epoch` (default: next index for this name)."
@@ -109,7 +112,8 @@ class Writer:
         return f"Writer({len(self)} epochs; scalars: {sc}; tensors: {tn})"
 
 # %% ../nbs/05_writer.ipynb #b69484fa
-def _to_dict(self:Writer) -> dict:
+@patch
+def to_dict(self:Writer) -> dict:
     "Plain-container copy of the history (lists, dicts, floats, tensors): what `save` writes."
     return {'version': 1, 'tensor_every': self.tensor_every, 'max_snapshots': self.max_snapshots,
             'scalars': {k: list(v) for k, v in self.scalars.items()},
@@ -118,7 +122,8 @@ def _to_dict(self:Writer) -> dict:
             'tensor_epochs': {k: list(v) for k, v in self.tensor_epochs.items()},
             'meta': dict(self.meta)}
 
-def _from_dict(cls, d:dict) -> Writer:
+@patch(cls_method=True)
+def from_dict(cls:Writer, d:dict) -> Writer:
     "Rebuild a `Writer` from `to_dict()` output."
     if not isinstance(d, dict) or 'scalars' not in d:
         raise ValueError("not a Writer dictionary (expected the output of Writer.to_dict())")
@@ -132,25 +137,23 @@ def _from_dict(cls, d:dict) -> Writer:
     w.meta = dict(d.get('meta', {}))
     return w
 
-def _save(self:Writer, path):
+@patch
+def save(self:Writer, path):
     "Save the history to `path` (a `torch.save` file of plain containers, loadable with `weights_only=True`)."
     torch.save(self.to_dict(), path)
 
-def _load(cls, path) -> Writer:
+@patch(cls_method=True)
+def load(cls:Writer, path) -> Writer:
     "Load a history written by `Writer.save` (safe: `weights_only=True`, no code is unpickled)."
     return cls.from_dict(torch.load(path, map_location='cpu', weights_only=True))
 
-Writer.to_dict = _to_dict
-Writer.from_dict = classmethod(_from_dict)
-Writer.save = _save
-Writer.load = classmethod(_load)
-
 # %% ../nbs/05_writer.ipynb #bda5db98
-def _plot(self:Writer,
-          names=None,   # scalar names to plot; default: every scalar whose name starts with 'loss'
-          ax=None,      # matplotlib Axes to draw on; default: a new figure
-          logy:bool=None, # log-scale y axis; default: on when all plotted values are positive and span a factor >= 10
-          title:str=None):
+@patch
+def plot(self:Writer,
+         names=None,   # scalar names to plot; default: every scalar whose name starts with 'loss'
+         ax=None,      # matplotlib Axes to draw on; default: a new figure
+         logy:bool=None, # log-scale y axis; default: on when all plotted values are positive and span a factor >= 10
+         title:str=None):
     "Plot scalar curves against epoch; returns `(fig, ax)`."
     import matplotlib.pyplot as plt
     if names is None:
@@ -169,5 +172,3 @@ def _plot(self:Writer,
     if len(names) > 1: ax.legend()
     if title: ax.set_title(title)
     return fig, ax
-
-Writer.plot = _plot

@@ -1,0 +1,105 @@
+"""`neural_nmf.train.train` against a frozen copy of the training loop it replaced (tests/_legacy_train.py).
+
+Identical fresh networks are trained by both on the same data, in one thread; every parameter must be bit-identical
+(`torch.equal`) and every history scalar exactly equal (all but the timings 'time' and 'time_nnls'), as must the
+tensor snapshots, the initial loss and the early-stop message. The cases cover the three step rules (line search,
+fixed steps with the safeguard, Adam), both losses, unsupervised / supervised / semi-supervised runs, the three
+kinds of start, dense and sparse data, both precisions, `lr_decay`, `tol` and `record_every`.
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _legacy_train as legacy  # noqa: E402
+
+from neural_nmf.deep_nmf import Neural_NMF  # noqa: E402
+from neural_nmf.train import train, initialize  # noqa: E402
+
+TIMINGS = ('time', 'time_nnls')
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def data(sparse=False, dtype=np.float64):
+    g = np.random.default_rng(0)
+    X = (g.random((30, 5)) ** 2) @ g.random((5, 40)) + 0.05 * g.random((30, 40))
+    X = X * (g.random((30, 40)) < 0.6)                    # zeros, so that the sparse form is sparse
+    y = np.arange(40) % 3
+    mask = np.ones(40, bool); mask[::4] = False            # semi-supervised: a quarter of the labels hidden
+    X = X.astype(dtype)
+    return (sp.csr_matrix(X) if sparse else X), y, mask
+
+
+CASES = {
+    # name: (train kwargs, sup ('no' / 'sup' / 'semi'), sparse, dtype)
+    'ls energy auto':           (dict(), 'no', False, torch.float64),
+    'ls recon auto':            (dict(loss_func='recon'), 'no', False, torch.float64),
+    'ls energy sup':            (dict(), 'sup', False, torch.float64),
+    'ls recon semi':            (dict(loss_func='recon', b_warmup=5, b_steps=3), 'semi', False, torch.float64),
+    'ls energy random sparse':  (dict(init='random', seed=3), 'no', True, torch.float64),
+    'ls energy f32':            (dict(), 'no', False, torch.float32),
+    'ls energy sup f32 sparse': (dict(init='random', seed=0), 'sup', True, torch.float32),
+    'ls tol':                   (dict(tol=1e-3, epoch=30), 'no', False, torch.float64),
+    'ls record':                (dict(record_every=2, max_snapshots=2), 'sup', False, torch.float64),
+    'gd energy':                (dict(lr=5.0), 'no', False, torch.float64),
+    'gd recon safeguard':       (dict(lr=1e4, loss_func='recon'), 'no', False, torch.float64),
+    'gd stationary':            (dict(lr=1e8, max_backtracks=1, loss_func='recon'), 'no', False, torch.float64),
+    'gd sup separate B':        (dict(lr=2.0), 'sup', False, torch.float64),
+    'gd semi joint B':          (dict(lr=[2.0, 2.0, 0.5]), 'semi', False, torch.float64),
+    'gd dict lr decay':         (dict(lr={'A1': 3.0, 'default': 1.0}, lr_decay=0.9), 'no', True, torch.float64),
+    'gd no safeguard f32':      (dict(lr=0.5, safeguard=False, init='random', seed=1), 'no', False, torch.float32),
+    'gd init None':             (dict(lr=1.0, init=None), 'no', False, torch.float64),
+    'gd record tol':            (dict(lr=1.0, record_every=1, tol=1e-2, epoch=20), 'sup', True, torch.float64),
+    'adam energy':              (dict(optimizer='adam'), 'no', False, torch.float64),
+    'adam recon sup decay':     (dict(optimizer='adam', lr=0.02, lr_decay=0.95, loss_func='recon'), 'sup', False,
+                                 torch.float64),
+    'adam semi sparse f32':     (dict(optimizer='adam', record_every=3), 'semi', True, torch.float32),
+    'adam init None':           (dict(optimizer='adam', init=None, lr=0.05), 'semi', False, torch.float64),
+}
+
+
+def run(fn, name):
+    kw, sup, sparse, dtype = CASES[name]
+    kw = dict(kw)
+    X, y, mask = data(sparse, np.float64 if dtype == torch.float64 else np.float32)
+    net = Neural_NMF([30, 6, 3], c=None if sup == 'no' else 3, dtype=dtype,
+                     generator=torch.Generator().manual_seed(1))
+    if kw.get('init', 'auto') is None: initialize(net, X, 'random', seed=7)
+    if sup != 'no': kw['labels'] = y
+    if sup == 'semi': kw['label_mask'] = mask
+    kw.setdefault('epoch', 6)
+    h = fn(net, X, verbose=False, **kw)
+    return net, h
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_bitwise(name):
+    n_old, h_old = run(legacy.train, name)
+    n_new, h_new = run(train, name)
+    for (k, p), q in zip(n_old.named_parameters(), n_new.parameters()):
+        assert torch.equal(p, q), (name, k)
+    old = {k: v for k, v in h_old.scalars.items() if k not in TIMINGS}
+    new = {k: v for k, v in h_new.scalars.items() if k not in TIMINGS}
+    assert old == new, name
+    assert {k: v for k, v in h_old.scalar_epochs.items() if k not in TIMINGS} == \
+           {k: v for k, v in h_new.scalar_epochs.items() if k not in TIMINGS}
+    assert h_old.meta['initial_loss'] == h_new.meta['initial_loss']
+    assert h_old.meta.get('stopped') == h_new.meta.get('stopped')
+    assert list(h_old.tensors) == list(h_new.tensors)
+    for k in h_old.tensors:
+        assert list(h_old.tensor_epochs[k]) == list(h_new.tensor_epochs[k])
+        for a, b in zip(h_old.tensors[k], h_new.tensors[k]):
+            a, b = (a, b) if isinstance(a, list) else ([a], [b])
+            assert all(torch.equal(u, v) for u, v in zip(a, b)), (name, k)
+    assert len(h_old) > 0
