@@ -7,9 +7,6 @@ __all__ = ['project_unit_columns', 'check_depth_info', 'Neural_NMF', 'ReconLoss'
            'EnergyLoss', 'get_loss', 'compute_loss', 'as_data', 'check_scale', 'sq_norm', 'sq_residual',
            'prepare_labels', 'cross_entropy_loss', 'squared_error_loss', 'get_class_loss']
 
-# %% ../nbs/03_deep_nmf.ipynb #9c11d3d2
-import math
-
 # %% ../nbs/03_deep_nmf.ipynb #b4b8224a
 import numpy as np
 import torch
