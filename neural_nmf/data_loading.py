@@ -614,6 +614,7 @@ def load_bow_csv(path,                # CSV file of counts
     if isinstance(words, (str, os.PathLike)):
         words = _read_lines(words, 'words')
     header, vals = _csv_table(p, delimiter, where)
+    width = vals.shape[1]
     if header is not None and len(header) != width and layout == 'docs_x_words' and words is None:
         raise ValueError(f'{where}: the header row has {len(header)} names but the data rows have {width} fields')
     try:
