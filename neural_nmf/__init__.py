@@ -42,8 +42,8 @@ from .lsqnonneg import lsqnonneg, Lsqnonneg, kkt_residual
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss
 from .train import train, hierarchical_nmf, nmf, save_checkpoint, load_checkpoint
 from .writer import Writer
-from .data_loading import (Corpus, load_20news, load_file, from_texts, make_hierarchical, one_hot,
-                                     label_mask, stratified_split)
+from .data_loading import Corpus, load_20news, load_file, from_texts, make_hierarchical
+from .labels import one_hot, label_mask, stratified_split
 from .topics import top_words, topic_links, hierarchy_text, relative_errors
 from .distributed import train_distributed
 

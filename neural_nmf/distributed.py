@@ -18,6 +18,7 @@ import scipy.sparse
 import torch
 import torch.distributed as dist
 from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss, as_data, get_loss, prepare_labels, sq_norm
+from .labels import CLASS_LOSSES, class_loss_name
 from .train import train, save_checkpoint
 
 # %% ../nbs/11_distributed.ipynb #c6bf550c
@@ -104,15 +105,11 @@ class DistributedLoss:
 class DistributedClassLoss:
     "Supervised term of column-sharded data: sums over local labeled columns / the global labeled count, all-reduced."
     def __init__(self, kind='cross_entropy', n_labeled_global:int=1):
-        if kind in (None, 'cross_entropy', 'ce', 'CrossEntropy'): self.kind = 'cross_entropy'
-        elif kind in ('mse', 'l2', 'L2', 'squared_error'): self.kind = 'mse'
-        else: raise ValueError(f"class_loss {kind!r}: data-parallel training supports 'cross_entropy' and 'mse'")
+        self.kind = class_loss_name(kind)
+        if self.kind is None: raise ValueError(f"class_loss {kind!r}: data-parallel training supports 'cross_entropy' and 'mse'")
         self.count = max(int(n_labeled_global), 1)
     def __call__(self, scores, Y, mask):
-        if self.kind == 'cross_entropy':
-            part = -(Y[:, mask] * torch.log_softmax(scores[:, mask], dim=0)).sum()
-        else:
-            part = ((scores[:, mask] - Y[:, mask]) ** 2).sum()
+        part = CLASS_LOSSES[self.kind](scores, Y, mask, reduction='sum')   # the class loss itself, summed
         return all_reduce_sum(part) / self.count
     def __repr__(self): return f"DistributedClassLoss({self.kind!r}, n_labeled={self.count})"
 

@@ -12,7 +12,9 @@ import numbers
 import numpy as np
 import scipy.sparse
 import torch
-from .deep_nmf import Neural_NMF, as_data, check_depth_info, sq_residual
+from .deep_nmf import Neural_NMF, check_depth_info
+from .inputs import as_data, check_nonnegative, sq_residual
+from .labels import class_indices
 from .train import train
 
 # %% ../nbs/06_estimator.ipynb #a51c0e01
@@ -132,28 +134,8 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
             Xv = validate_data(self, X, reset=reset, accept_sparse=('csr', 'csc', 'coo'),
                                dtype=np.float32 if dtype == torch.float32 else np.float64)
             Xt = as_data(Xv, dtype=dtype, device=self.device)
-        v = Xt._values() if Xt.layout == torch.sparse_coo else Xt
-        if bool((v < 0).any()):
-            raise ValueError(f"Negative values in data passed to {type(self).__name__} (input X): NMF needs X >= 0")
+        check_nonnegative(Xt, f'{type(self).__name__} (input X)')
         return Xt.t().coalesce() if Xt.layout == torch.sparse_coo else Xt.T.contiguous()
-
-    def _labels(self, y, label_mask, n):
-        "Class list and per-sample class indices (-1 = unlabeled) from y (n,) and an optional mask."
-        y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
-        if y.ndim != 1 or y.shape[0] != n:
-            raise ValueError(f"y must be 1-D with one label per sample ({n}), got shape {y.shape}")
-        labeled = np.ones(n, dtype=bool)
-        if y.dtype.kind in 'iuf': labeled &= (y != -1)
-        if label_mask is not None:
-            lm = np.asarray(label_mask.detach().cpu() if isinstance(label_mask, torch.Tensor) else label_mask)
-            if lm.shape != (n,): raise ValueError(f"label_mask must have one entry per sample ({n}), got shape {lm.shape}")
-            labeled &= lm.astype(bool)
-        if not labeled.any(): raise ValueError("y has no labeled samples (all are -1 or masked out)")
-        check_classification_targets(y[labeled])
-        classes = np.unique(y[labeled])
-        idx = np.full(n, -1, dtype=np.int64)
-        idx[labeled] = np.searchsorted(classes, y[labeled])
-        return classes, idx
 
     # ---------- fitting ----------
     def fit(self, X, y=None, label_mask=None):
@@ -163,7 +145,7 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         depth = _check_fitted_ranks(self.ranks, m)
         labels = None
         if y is not None:
-            self.classes_, labels = self._labels(y, label_mask, n)
+            self.classes_, labels = class_indices(y, n, label_mask, check=check_classification_targets)
         elif label_mask is not None:
             raise ValueError("label_mask given without y")
         elif hasattr(self, 'classes_'): del self.classes_

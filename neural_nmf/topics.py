@@ -15,26 +15,17 @@ import scipy.sparse as sp
 import torch
 import matplotlib.pyplot as plt
 from scipy.optimize import linear_sum_assignment
+from .inputs import to_numpy
+from .labels import label_vector
 
 # %% ../nbs/08_topics.ipynb #cece7b86
-def _np(M, arg='matrix'):
-    "A float64 numpy copy of a numpy array, torch tensor (any device) or scipy sparse matrix (densified)."
-    if torch.is_tensor(M):
-        return M.detach().to('cpu', torch.float64).numpy()
-    if sp.issparse(M):
-        return M.toarray().astype(np.float64)
-    try:
-        return np.array(M, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f'{arg} must be a numeric matrix, got {type(M).__name__}') from None
-
 def _factors(As, arg='As'):
     "The list of A matrices as float64 numpy arrays, with chained shapes checked."
     if hasattr(As, 'layers'):
         As = [layer.A for layer in As.layers]
     if torch.is_tensor(As) or isinstance(As, np.ndarray) or sp.issparse(As):
         As = [As]
-    As = [_np(A, f'{arg}[{i}]') for i, A in enumerate(As)]
+    As = [to_numpy(A, f'{arg}[{i}]') for i, A in enumerate(As)]
     if not As:
         raise ValueError(f'{arg} is empty')
     for i, A in enumerate(As):
@@ -121,7 +112,7 @@ def relative_errors(X,    # (m, n) data: numpy, torch, scipy sparse, or a Corpus
     E = effective_topics(As)
     if torch.is_tensor(Ss) or isinstance(Ss, np.ndarray):
         Ss = [Ss]
-    Ss = [_np(S, f'Ss[{i}]') for i, S in enumerate(Ss)]
+    Ss = [to_numpy(S, f'Ss[{i}]') for i, S in enumerate(Ss)]
     if len(Ss) != len(E):
         raise ValueError(f'Ss has {len(Ss)} matrices but As has {len(E)}')
     m, n = X.shape
@@ -141,7 +132,7 @@ def relative_errors(X,    # (m, n) data: numpy, torch, scipy sparse, or a Corpus
                 err2[i] += np.sum((Xb - M @ S[:, a:a + step]) ** 2)
         errs = np.sqrt(err2)
     else:
-        X = _np(X, 'X')
+        X = to_numpy(X, 'X')
         normX = np.linalg.norm(X)
         errs = [np.linalg.norm(X - M @ S) for M, S in zip(E, Ss)]
     if normX == 0:
@@ -149,14 +140,6 @@ def relative_errors(X,    # (m, n) data: numpy, torch, scipy sparse, or a Corpus
     return [float(e / normX) for e in errs]
 
 # %% ../nbs/08_topics.ipynb #1e372715
-def _labels(labels, n=None, arg='labels'):
-    lab = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
-    if lab.ndim != 1:
-        raise ValueError(f'{arg} must be 1-D, got shape {lab.shape}')
-    if n is not None and lab.size != n:
-        raise ValueError(f'{arg} has {lab.size} entries, expected {n}')
-    return lab.astype(np.int64)
-
 def _index(idx, n, arg):
     if idx is None:
         return np.arange(n)
@@ -168,12 +151,12 @@ def _index(idx, n, arg):
 
 def predict(scores):  # (c, n) class scores (numpy or torch)
     "Predicted class per column: the row of the largest score, (n,) int array."
-    return _np(scores, 'scores').argmax(0)
+    return to_numpy(scores, 'scores').argmax(0)
 
 def accuracy(y_true,   # (n,) true class indices; negative = unknown, skipped
              y_pred):  # (n,) predicted class indices
     "Fraction of correct predictions among the samples with a known label (y_true >= 0)."
-    t, p = _labels(y_true, arg='y_true'), _labels(y_pred, arg='y_pred')
+    t, p = label_vector(y_true, 'y_true'), label_vector(y_pred, 'y_pred')
     if t.size != p.size:
         raise ValueError(f'y_true has {t.size} entries but y_pred has {p.size}')
     known = t >= 0
@@ -185,8 +168,8 @@ def score_accuracy(scores,         # (c, n) class scores of all samples
                    labels,         # (n,) true labels, -1 = unknown
                    test_idx=None): # held-out columns to evaluate (indices or boolean mask); default all
     "(a) Accuracy of the given class scores on the held-out columns."
-    S = _np(scores, 'scores')
-    lab = _labels(labels, S.shape[1])
+    S = to_numpy(scores, 'scores')
+    lab = label_vector(labels, n=S.shape[1])
     idx = _index(test_idx, S.shape[1], 'test_idx')
     return accuracy(lab[idx], S[:, idx].argmax(0))
 
@@ -197,8 +180,8 @@ def fit_readout(S,               # (k, n) representation of all samples (e.g. S_
                 ridge=0.0,       # Tikhonov weight on B (0 = plain least squares)
                 bias=True):      # fit an intercept per class
     "Least-squares readout B (c x k, or c x (k+1) with bias) fitted on the labeled train columns only."
-    S = _np(S, 'S')
-    lab = _labels(labels, S.shape[1])
+    S = to_numpy(S, 'S')
+    lab = label_vector(labels, n=S.shape[1])
     idx = _index(train_idx, S.shape[1], 'train_idx')
     idx = idx[lab[idx] >= 0]
     if idx.size == 0:
@@ -215,7 +198,7 @@ def fit_readout(S,               # (k, n) representation of all samples (e.g. S_
 def apply_readout(B,   # readout returned by `fit_readout`
                   S):  # (k, n) representation of the samples to score (same layer as in `fit_readout`)
     "Class scores (c, n) of a readout from `fit_readout` applied to S (k, n)."
-    B, S = _np(B, 'B'), _np(S, 'S')
+    B, S = to_numpy(B, 'B'), to_numpy(S, 'S')
     if B.shape[1] == S.shape[0] + 1:
         return B[:, :-1] @ S + B[:, -1:]
     if B.shape[1] != S.shape[0]:
@@ -225,14 +208,14 @@ def apply_readout(B,   # readout returned by `fit_readout`
 def readout_accuracy(S, labels, train_idx, test_idx, n_classes=None, ridge=0.0, bias=True):
     "(b) Held-out accuracy of a least-squares readout fitted on the labeled train columns of S only."
     B = fit_readout(S, labels, train_idx, n_classes, ridge, bias)
-    S = _np(S, 'S')
+    S = to_numpy(S, 'S')
     idx = _index(test_idx, S.shape[1], 'test_idx')
-    return accuracy(_labels(labels, S.shape[1])[idx], apply_readout(B, S[:, idx]).argmax(0))
+    return accuracy(label_vector(labels, n=S.shape[1])[idx], apply_readout(B, S[:, idx]).argmax(0))
 
 # %% ../nbs/08_topics.ipynb #74076ed9
 def confusion_matrix(y_true, y_pred, n_classes=None):
     "Counts C[t, p] of samples with true class t predicted as p (unknown true labels skipped)."
-    t, p = _labels(y_true, arg='y_true'), _labels(y_pred, arg='y_pred')
+    t, p = label_vector(y_true, 'y_true'), label_vector(y_pred, 'y_pred')
     if t.size != p.size:
         raise ValueError(f'y_true has {t.size} entries but y_pred has {p.size}')
     known = t >= 0
@@ -245,7 +228,7 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
 def topic_recovery(A_est,   # (m, k) estimated topics (columns)
                    A_true): # (m, k') true topics
     "Mean cosine similarity of optimally matched columns, and the matching (est index per true column, -1 = none)."
-    E, T = _np(A_est, 'A_est'), _np(A_true, 'A_true')
+    E, T = to_numpy(A_est, 'A_est'), to_numpy(A_true, 'A_true')
     if E.shape[0] != T.shape[0]:
         raise ValueError(f'A_est has {E.shape[0]} rows but A_true has {T.shape[0]}')
     En = E / np.maximum(np.linalg.norm(E, axis=0), 1e-300)
@@ -267,7 +250,7 @@ def _presence(X, arg='X'):
         B.data = (B.data > 0).astype(np.float64)
         B.eliminate_zeros()
     else:
-        A = _np(X, arg)
+        A = to_numpy(X, arg)
         if A.ndim != 2: raise ValueError(f'{arg} must be 2-D (words x documents), got shape {A.shape}')
         B = sp.csr_matrix((A > 0).astype(np.float64))
     if B.shape[1] == 0: raise ValueError(f'{arg} has no documents (shape {B.shape})')
@@ -362,7 +345,7 @@ def topic_specialization(X,    # (m, n) data (words x documents) or a Corpus: it
                          As):  # list of A_1..A_L, or a model with .layers[i].A
     "1 - cosine(topic, corpus word weights) for every topic at every layer: result[layer] is a (k_layer,) array."
     X = getattr(X, 'X', X)
-    c = np.asarray(X.sum(1)).ravel() if sp.issparse(X) else _np(X, 'X').sum(1)
+    c = np.asarray(X.sum(1)).ravel() if sp.issparse(X) else to_numpy(X, 'X').sum(1)
     E = effective_topics(As)
     if c.shape[0] != E[0].shape[0]:
         raise ValueError(f'X has {c.shape[0]} rows (words) but A_1 has {E[0].shape[0]}')
@@ -427,7 +410,7 @@ def plot_losses(history,      # list/array of losses, dict of lists, or an objec
         if v is None:
             continue
         try:
-            arr = _np(v, f'history[{k!r}]').ravel() if not isinstance(v, (list, tuple)) else \
+            arr = to_numpy(v, f'history[{k!r}]').ravel() if not isinstance(v, (list, tuple)) else \
                 np.array([float(x) for x in v])
         except (TypeError, ValueError):
             continue

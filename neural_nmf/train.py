@@ -24,6 +24,7 @@ from tqdm import tqdm
 from .deep_nmf import (Neural_NMF, EnergyLoss, as_data, get_loss, get_class_loss, prepare_labels, compute_loss,
                                  project_unit_columns,
                                  sq_norm, sq_residual)
+from .inputs import a_tx, check_int, check_nonnegative, expanded_sq_residual, x_st
 from .lsqnonneg import lsqnonneg
 from .writer import Writer
 
@@ -31,29 +32,12 @@ from .writer import Writer
 from torch.optim.lr_scheduler import ExponentialLR
 
 # %% ../nbs/04_train.ipynb #f0b48213
-def _check_nonneg(X, name='X'):
-    v = X._values() if X.layout == torch.sparse_coo else X
-    if bool((v < 0).any()):
-        raise ValueError(f"Negative values in data passed to {name}: NMF needs X >= 0 "
-                         f"(use init='random' for Neural NMF on signed data)")
-
-def _positive_int(v, name):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return int(v)
-
-def _mm_xt(X, S):
-    "$XS^T$ for dense or sparse X."
-    return torch.sparse.mm(X, S.T) if X.layout == torch.sparse_coo else X @ S.T
-
-def _mm_atx(A, X):
-    "$A^TX$ for dense or sparse X."
-    return torch.sparse.mm(X.t(), A).t() if X.layout == torch.sparse_coo else A.T @ X
+_SIGNED = " (use init='random' for Neural NMF on signed data)"   # what to do with data that has negative entries
 
 def _rel_sq_error(X, A, S, xx):
     "$\\|X-AS\\|_F^2/\\|X\\|_F^2$ from the small products only (X dense or sparse)."
     tiny = torch.finfo(A.dtype).tiny
-    return float((xx - 2 * (_mm_atx(A, X) * S).sum() + ((A.T @ A) * (S @ S.T)).sum()) / xx.clamp(min=tiny))
+    return float(expanded_sq_residual(X, A, S, xx) / xx.clamp(min=tiny))
 
 def _hals(X, k, n_iter, tol, generator, xx):
     "One HALS run from a random start; returns `(A, S, relative squared error)`."
@@ -66,10 +50,10 @@ def _hals(X, k, n_iter, tol, generator, xx):
     tiny = torch.finfo(X.dtype).tiny
     prev = None
     for it in range(n_iter):
-        AtX, AtA = _mm_atx(A, X), A.T @ A
+        AtX, AtA = a_tx(A, X), A.T @ A
         for j in range(k):
             S[j] = (S[j] + (AtX[j] - AtA[j] @ S) / AtA[j, j].clamp(min=tiny)).clamp(min=0)
-        XSt, SSt = _mm_xt(X, S), S @ S.T
+        XSt, SSt = x_st(X, S), S @ S.T
         for j in range(k):
             A[:, j] = (A[:, j] + (XSt[:, j] - A @ SSt[:, j]) / SSt[j, j].clamp(min=tiny)).clamp(min=0)
         d = A.norm(dim=0).clamp(min=tiny)
@@ -89,12 +73,11 @@ def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         dtype=None, device=None):
     "Plain NMF $X\\approx AS$ ($A\\ge0$ m x k with unit columns, $S\\ge0$ k x n) by HALS, best of `restarts` runs; returns `(A, S)`."
     X = as_data(X, dtype=dtype, device=device)
-    _check_nonneg(X, 'nmf')
+    check_nonnegative(X, 'nmf', _SIGNED)
     m, n = X.shape
     k = int(k) if isinstance(k, np.integer) else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
-        raise ValueError(f"rank k={k!r} must be an integer between 1 and m={m}")
-    restarts = _positive_int(restarts, 'restarts')
+    k = check_int(k, 'k', 1, m + 1, message=f"rank k={k!r} must be an integer between 1 and m={m}")
+    restarts = check_int(restarts, 'restarts')
     xx = sq_norm(X)
     best = None
     for _ in range(restarts):
@@ -109,7 +92,7 @@ def hierarchical_nmf(X,             # (m, n) nonnegative data (features x sample
                      restarts:int=1):  # NMF runs per layer, the best one kept
     "Layer-wise NMF baseline: $X\\approx A_1S_1$, $S_1\\approx A_2S_2$, ...; returns `(A_list, S_list)`."
     X = as_data(X, dtype=dtype, device=device)
-    _check_nonneg(X, 'hierarchical_nmf')
+    check_nonnegative(X, 'hierarchical_nmf', _SIGNED)
     if isinstance(ranks, int): ranks = [ranks]
     from neural_nmf.deep_nmf import check_depth_info
     ranks = check_depth_info([X.shape[0], *ranks])[1:]
@@ -128,7 +111,7 @@ def top_down_nmf(X,                # (m, n) nonnegative data (features x samples
                  seed:int=None, generator=None, dtype=None, device=None):
     "Top-down start: $W_l$ = best rank-$k_l$ NMF of X, $A_1=W_1$, $A_l=\\arg\\min_{A\\ge0}\\|W_l-A_1\\cdots A_{l-1}A\\|_F$; returns `[A_1, ..., A_L]`."
     X = as_data(X, dtype=dtype, device=device)
-    _check_nonneg(X, 'top_down_nmf')
+    check_nonnegative(X, 'top_down_nmf', _SIGNED)
     if isinstance(ranks, (int, np.integer)): ranks = [ranks]
     from neural_nmf.deep_nmf import check_depth_info
     ranks = check_depth_info([X.shape[0], *ranks])[1:]
@@ -160,7 +143,7 @@ def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:i
             S = X
             for layer in net.layers:
                 layer.init_from_data(S, generator=generator)
-                S = layer(S)
+                S = layer(S, checked=True)
         elif isinstance(init, str) and init in ('topdown', 'top_down'):
             As = top_down_nmf(X, net.depth_info[1:], restarts=restarts, n_iter=nmf_iter, generator=generator)
             for layer, A in zip(net.layers, As): layer.A.copy_(A)
