@@ -510,10 +510,10 @@ class Checkpoint:
         rule.load_state_dict(copy.deepcopy(self.steps['A']))
         if classifier is not None and self.steps['B'] is not None: classifier.load_state_dict(copy.deepcopy(self.steps['B']))
 
-    def restore(self, net, params=None):
-        "Put `net` at this point: its parameters (or `params`) and the supports its NNLS layers start from."
+    def restore(self, net):
+        "Put `net` at this point: its parameters and the supports its NNLS layers start from."
         with torch.no_grad():
-            for p, v in zip(net.parameters(), self.params if params is None else params): p.copy_(v)
+            for p, v in zip(net.parameters(), self.params): p.copy_(v)
         for l, s in zip(net.layers, self.supports): l._support = None if s is None else s.to(l.A.device)
         return net
 
