@@ -338,8 +338,11 @@ class ClassifierGD(torch.optim.Optimizer):
         super().__init__([weight], dict(max_backtracks=max_backtracks))
         self.state['classifier'] = dict(t=None, first_try=False)
 
-    def step(self, closure, step_size) -> int:
-        "One step on $B$: `closure()` gives the supervised term at the current $B$, `step_size()` the first trial step; returns the halvings."
+    def step(self, closure, step_size, steps:int=1) -> int:
+        "`steps` steps on $B$: `closure()` gives the supervised term at the current $B$, `step_size()` the first trial step; returns the halvings, summed."
+        return sum(self._step(closure, step_size) for _ in range(steps))
+
+    def _step(self, closure, step_size):
         W, st = self.param_groups[0]['params'][0], self.state['classifier']
         B0 = W.detach().clone()
         with torch.enable_grad():
@@ -493,10 +496,10 @@ class Checkpoint:
         rule.load_state_dict(copy.deepcopy(self.steps['A']))
         if classifier is not None and self.steps['B'] is not None: classifier.load_state_dict(copy.deepcopy(self.steps['B']))
 
-    def restore(self, net, params=None):
-        "Put `net` at this point: its parameters (or `params`) and the supports its NNLS layers start from."
+    def restore(self, net):
+        "Put `net` at this point: its parameters and the supports its NNLS layers start from."
         with torch.no_grad():
-            for p, v in zip(net.parameters(), self.params if params is None else params): p.copy_(v)
+            for p, v in zip(net.parameters(), self.params): p.copy_(v)
         for l, s in zip(net.layers, self.supports): l._support = None if s is None else s.to(l.A.device)
         return net
 
@@ -681,7 +684,7 @@ def _start(run, b_warmup):
     obj = run.objective
     f0 = obj()
     if run.classifier is not None and not run.checkpoint.steps['warmed_up'] and b_warmup:
-        for _ in range(int(b_warmup)): run.classifier.step(obj.classifier_loss, obj.classifier_step_size)
+        run.classifier.step(obj.classifier_loss, obj.classifier_step_size, int(b_warmup))
         f0 = obj.refresh()                                    # B fitted to the starting S_L before the A_i move
     if not math.isfinite(f0): raise FloatingPointError(f"initial loss is {f0}")
     if run.first_epoch == 0: run.history.meta['initial_loss'] = f0
@@ -697,8 +700,7 @@ def _step(run, b_steps, scheduler):
     info = run.rule.step(obj, run.prev_loss)
     for p in run.params: p.grad = None
     if b_steps is not None:
-        info['backtracks_B'] = sum(run.classifier.step(obj.classifier_loss, obj.classifier_step_size)
-                                   for _ in range(b_steps))
+        info['backtracks_B'] = run.classifier.step(obj.classifier_loss, obj.classifier_step_size, b_steps)
         obj.refresh()
     if scheduler is not None: scheduler.step()
     return info
