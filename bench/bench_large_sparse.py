@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Large sparse data (issue 6): train Neural_NMF on a words x documents scipy sparse matrix without densifying it.
+"""Large sparse data (issue 6): train NMFNetwork on a words x documents scipy sparse matrix without densifying it.
 
 Builds a seeded 100,000 x 20,000 matrix with 0.1% nonzeros (2e6 entries; dense it would need 16 GB in float64),
-trains `Neural_NMF([m, 50, 20])` for a few epochs, and prints one table row per configuration:
+trains `NMFNetwork([m, 50, 20])` for a few epochs, and prints one table row per configuration:
 
   full-batch    `train(net, X, epoch=E)`: one projected-gradient step with line search per epoch on all columns
   mini-batch    an epoch = one step per block of B columns (documents), in a shuffled order; the NNLS problems are
@@ -72,7 +72,7 @@ def worker(cfg):
     "Run one configuration in this process; returns a dict of measurements."
     import numpy as np
     import torch
-    from neural_nmf.deep_nmf import Neural_NMF, as_data
+    from neural_nmf.deep_nmf import NMFNetwork, as_data
     from neural_nmf.train import train
     torch.manual_seed(0)
     if cfg['threads']: torch.set_num_threads(cfg['threads'])
@@ -86,7 +86,7 @@ def worker(cfg):
     device = torch.device(cfg['device'])
     Xt = as_data(X, dtype=dtype, device=device)           # sparse COO tensor: never densified
     assert Xt.layout == torch.sparse_coo
-    net = Neural_NMF([cfg['m'], *cfg['ranks']], dtype=dtype, device=device, generator=torch.Generator().manual_seed(1))
+    net = NMFNetwork([cfg['m'], *cfg['ranks']], dtype=dtype, device=device, generator=torch.Generator().manual_seed(1))
     res['loss0'] = full_loss(net, Xt)
     times = []
     if cfg['mode'] == 'full':

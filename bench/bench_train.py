@@ -108,7 +108,7 @@ def run_reference(args, X, y, sup):
 def time_ours(X, y, dtype, epochs, sup, lr):
     "Median seconds per epoch and fraction of epoch time outside NNLS forward solves."
     import torch
-    from neural_nmf.deep_nmf import Neural_NMF
+    from neural_nmf.deep_nmf import NMFNetwork
     from neural_nmf.train import train
     m, n = X.shape
     res = {}
@@ -116,7 +116,7 @@ def time_ours(X, y, dtype, epochs, sup, lr):
     if sup:
         runs.append(("sup energy", dict(loss_func="energy", labels=y)))
     for name, kw in runs:
-        net = Neural_NMF([m] + RANKS, c=N_CLASSES if "labels" in kw else None, dtype=dtype,
+        net = NMFNetwork([m] + RANKS, c=N_CLASSES if "labels" in kw else None, dtype=dtype,
                          generator=torch.Generator().manual_seed(0))
         h = train(net, X, epoch=epochs + 1, lr=lr, init="random", seed=0, verbose=False, **kw)
         t = h.get("time")[1:]                      # the first epoch starts the warm starts: leave it out

@@ -3,7 +3,7 @@
 
 For each data set, every scikit-learn solver runs with its defaults (`NMF(solver='cd')`, `NMF(solver='mu')`,
 `MiniBatchNMF`), and we record its final relative error ||X - W H||_F / ||X||_F and its time. A one-layer
-`Neural_NMF([m, k])` is then trained with the reconstruction loss from the package's default start
+`NMFNetwork([m, k])` is then trained with the reconstruction loss from the package's default start
 (`init='auto'`, the line search, lr=None) for up to `--epochs` epochs, and the table reports the time at which its
 relative error first reaches scikit-learn cd's final error (to within 0.1%), with the ratio to cd's time.
 
@@ -84,11 +84,11 @@ def run_sklearn(name, X_docs, k, seed):
 
 def run_ours(X, k, epochs, target, seed):
     "Time for a one-layer net (default start, line search) to reach `target`; (time or None, best error, epochs)."
-    from neural_nmf.deep_nmf import Neural_NMF
+    from neural_nmf.deep_nmf import NMFNetwork
     from neural_nmf.train import train
     torch.manual_seed(seed)
     t0 = time.perf_counter()
-    net = Neural_NMF([X.shape[0], k], dtype=torch.float64)
+    net = NMFNetwork([X.shape[0], k], dtype=torch.float64)
     hist = train(net, X, epoch=epochs, loss_func='recon', verbose=False, progress=False, seed=seed,
                  tol=None)
     total = time.perf_counter() - t0

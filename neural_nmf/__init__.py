@@ -39,7 +39,7 @@ if _is_console_script():
 
 # %% ../nbs/12_public_api.ipynb #4eed3c70
 from .lsqnonneg import lsqnonneg, Lsqnonneg, kkt_residual
-from .deep_nmf import Neural_NMF, EnergyLoss, ReconLoss
+from .deep_nmf import NMFNetwork, Neural_NMF, EnergyLoss, ReconLoss
 from .train import train, hierarchical_nmf, nmf, save_checkpoint, load_checkpoint
 from .writer import Writer
 from .data_loading import Corpus, load_20news, load_file, from_texts, make_hierarchical

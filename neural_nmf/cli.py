@@ -34,7 +34,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from . import data_loading as dl
 from . import topics as tp
-from .deep_nmf import Neural_NMF, check_scale
+from .deep_nmf import NMFNetwork, check_scale
 from .train import DEFAULT_LAM, save_checkpoint, load_checkpoint
 from .compare import (METHODS, compare_methods, compare_splits, format_table, paired_table,
                                 paired_difference, save_figures, _savefig, _WIDTH)
@@ -158,8 +158,8 @@ def atomic_folder(path):  # the folder to write (replaced as a whole if it exist
 
 def _model_files(net, vocab, settings=None):
     "vocab.txt and settings.json of a model folder as bytes, after checking everything (nothing is written here)."
-    if not isinstance(net, Neural_NMF):
-        raise TypeError(f'net must be a Neural_NMF, got {type(net).__name__}')
+    if not isinstance(net, NMFNetwork):
+        raise TypeError(f'net must be an NMFNetwork, got {type(net).__name__}')
     vocab = [str(v) for v in vocab]
     if len(vocab) != net.depth_info[0]:
         raise ValueError(f'vocab has {len(vocab)} entries but the model has {net.depth_info[0]} features')
@@ -178,7 +178,7 @@ def _write_model(folder, net, files, history=None):
     _write_files(folder, files)
 
 def save_model(path,             # folder to write; an existing model folder there is replaced as a whole
-               net,              # a trained `Neural_NMF`
+               net,              # a trained `NMFNetwork`
                vocab,            # feature names, one per row of X
                settings=None,    # JSON-serialisable dict stored in settings.json
                history=None):    # the `Writer` returned by `train`, kept in model.pt
@@ -525,8 +525,6 @@ def cmd_demo(a, stdout=None):
     "The `demo` command: the 20 Newsgroups comparison, hierarchy, table, figures and model."
     stdout = stdout or sys.stdout
     _check_settings(a); _use_agg()
-    if isinstance(a.splits, bool) or not isinstance(a.splits, int) or a.splits < 1:
-        raise CLIError(f'--splits must be a positive integer, got {a.splits}')
     t0 = time.perf_counter()
     corpus = dl.load_20news(drop_empty_words=True)
     print(f'{textwrap.fill(corpus.description.splitlines()[0], _WIDTH)}\n({corpus.n_features} words occur in these '
@@ -672,7 +670,8 @@ _BOUNDS = {  # option -> (smallest, largest, whether the smallest is allowed); e
     'epochs': (1, None, True), 'seed': (0, 2**63 - 1, True), 'lam': (0, None, True), 'ranks': (1, None, True),
     'threads': (1, max(256, 4 * (os.cpu_count() or 1)), True), 'test_fraction': (0, 1, True), 'words': (1, None, True),
     'threshold': (0, 1, True), 'layer': (1, None, True), 'lr_decay': (0, 1, False), 'tol': (0, None, True),
-    'max_iter': (1, None, True), 'semi_fraction': (0, 1, True)}
+    'max_iter': (1, None, True), 'semi_fraction': (0, 1, True),
+    'splits': (1, None, True)}
 
 def check_args(a):  # the namespace returned by `build_parser().parse_args`
     "Check every number on the command line before any work: finite, and within its option's range (see `_BOUNDS`)."

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from tqdm import tqdm
 from . import data_loading as dl
 from . import topics as tp
-from .deep_nmf import Neural_NMF, EnergyLoss, get_loss
+from .deep_nmf import NMFNetwork, EnergyLoss, get_loss
 from .train import train, hierarchical_nmf, top_down_nmf
 
 # %% ../nbs/19_compare.ipynb #4f3b3c25
@@ -67,7 +67,7 @@ def _neural_run(corpus, ranks, method, start, y, n_classes, epochs, seed, lam, l
     "Train one Neural NMF run from the A_i `start`, with labels `y` (None: no classifier); its result dict."
     t0 = time.perf_counter()
     kw = {} if y is None else dict(labels=y, lam=lam)
-    net = Neural_NMF([corpus.n_features, *ranks], c=None if y is None else n_classes, dtype=dtype)
+    net = NMFNetwork([corpus.n_features, *ranks], c=None if y is None else n_classes, dtype=dtype)
     hist = train(net, corpus.X, epoch=int(epochs), init=[A.clone() for A in start], seed=seed, loss_func=loss_func,
                  verbose=False, progress=False, **kw, **train_kwargs)
     with torch.no_grad():

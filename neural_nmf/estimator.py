@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import scipy.sparse
 import torch
-from .deep_nmf import Neural_NMF, check_depth_info
+from .deep_nmf import NMFNetwork, check_depth_info
 from .inputs import as_data, check_nonnegative, sq_residual
 from .labels import class_indices
 from .train import train
@@ -152,7 +152,7 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         seed = _seed_from(self.random_state)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         c = None if labels is None else max(len(self.classes_), 1)
-        net = Neural_NMF(depth, c=c, dtype=_to_dtype(self.dtype), device=self.device, generator=gen)
+        net = NMFNetwork(depth, c=c, dtype=_to_dtype(self.dtype), device=self.device, generator=gen)
         init = self.init
         if isinstance(init, str) and init in ('auto', 'topdown', 'nmf', 'hierarchical_nmf') and min(m, n) < depth[1]: init = 'random'
         self.history_ = train(net, Xt, epoch=int(self.epochs), lr=self.lr, labels=labels, loss_func=self.loss,

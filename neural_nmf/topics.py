@@ -106,7 +106,7 @@ def hierarchy_text(As,              # list of A_1..A_L, or a model with .layers[
 # %% ../nbs/08_topics.ipynb #bb6b7efa
 def relative_errors(X,    # (m, n) data: numpy, torch, scipy sparse, or a Corpus (its .X)
                     As,   # list of A_1..A_L, or a model with .layers[i].A
-                    Ss):  # list of S_1..S_L (k_i x n), e.g. the list returned by Neural_NMF.forward(X)
+                    Ss):  # list of S_1..S_L (k_i x n), e.g. the list returned by NMFNetwork.forward(X)
     "List of ||X - A_1...A_i S_i||_F / ||X||_F for every layer i."
     X = getattr(X, 'X', X)
     E = effective_topics(As)

@@ -12,7 +12,7 @@ import scipy.sparse
 import torch
 import torch.distributed as dist
 
-from neural_nmf.deep_nmf import Neural_NMF
+from neural_nmf.deep_nmf import NMFNetwork
 
 
 def cases():
@@ -31,7 +31,7 @@ def cases():
 
 
 def make_net(kw, seed=7):
-    return Neural_NMF(**kw, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return NMFNetwork(**kw, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
 
 
 def main(out):

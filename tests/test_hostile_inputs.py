@@ -21,7 +21,7 @@ import torch
 
 from neural_nmf import data_loading as dl
 from neural_nmf import cli
-from neural_nmf.deep_nmf import Neural_NMF
+from neural_nmf.deep_nmf import NMFNetwork
 from neural_nmf.lsqnonneg import lsqnonneg
 from neural_nmf.train import train
 
@@ -148,17 +148,17 @@ def test_failure_after_training_leaves_the_old_model_folder_intact(tmp_path, cor
 
 
 def test_save_model_checks_everything_before_writing(tmp_path):
-    net = Neural_NMF([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    net = NMFNetwork([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     cli.save_model(tmp_path / 'm', net, list('abcde'), {'v': 1})
     before = folder_bytes(tmp_path / 'm')
-    net2 = Neural_NMF([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    net2 = NMFNetwork([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with pytest.raises(ValueError):
         cli.save_model(tmp_path / 'm', net2, ['a', 'b', 'c\nd', 'e', 'f'], {'v': 2})   # a newline in a word
     assert folder_bytes(tmp_path / 'm') == before
 
 
 def test_half_written_or_mixed_folders_are_never_loaded(tmp_path):
-    nets = [Neural_NMF([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
+    nets = [NMFNetwork([5, 2], dtype=torch.float64, generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
     cli.save_model(tmp_path / 'a', nets[0], list('abcde'))
     cli.save_model(tmp_path / 'b', nets[1], list('vwxyz'))
     half = tmp_path / 'half'; half.mkdir()              # what a writer killed halfway leaves: files, no manifest
@@ -187,14 +187,14 @@ def test_lsqnonneg_with_huge_A_is_right():
 
 def test_train_on_tiny_data_is_an_error_not_a_zero_loss():
     X = torch.rand(30, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1e-200
-    net = Neural_NMF([30, 5, 3], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    net = NMFNetwork([30, 5, 3], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with pytest.raises(ValueError, match='X'):
         train(net, X, epoch=3, verbose=False)
 
 
 def test_train_on_huge_data_is_not_called_nan():
     X = torch.rand(30, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 1e200
-    net = Neural_NMF([30, 5, 3], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    net = NMFNetwork([30, 5, 3], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with pytest.raises(ValueError) as e:
         train(net, X, epoch=3, verbose=False)
     assert 'NaN' not in str(e.value) and 'overflow' in str(e.value)

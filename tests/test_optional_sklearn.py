@@ -9,9 +9,9 @@ import sys
 sys.modules['sklearn'] = None
 import numpy as np, torch
 import neural_nmf
-from neural_nmf import Neural_NMF, train, lsqnonneg, hierarchy_text, load_20news
+from neural_nmf import NMFNetwork, train, lsqnonneg, hierarchy_text, load_20news
 X = torch.rand(30, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-net = Neural_NMF([30, 4, 2], dtype=torch.float64)
+net = NMFNetwork([30, 4, 2], dtype=torch.float64)
 hist = train(net, X, epoch=3, init='random', seed=0, verbose=False)
 assert len(hist) == 3 and all(bool((A >= 0).all()) for A in net.A)
 print('core ok')

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _legacy_train as legacy  # noqa: E402
 
-from neural_nmf.deep_nmf import Neural_NMF  # noqa: E402
+from neural_nmf.deep_nmf import NMFNetwork  # noqa: E402
 from neural_nmf.train import train, initialize  # noqa: E402
 
 TIMINGS = ('time', 'time_nnls')
@@ -73,7 +73,7 @@ def run(fn, name):
     kw, sup, sparse, dtype = CASES[name]
     kw = dict(kw)
     X, y, mask = data(sparse, np.float64 if dtype == torch.float64 else np.float32)
-    net = Neural_NMF([30, 6, 3], c=None if sup == 'no' else 3, dtype=dtype,
+    net = NMFNetwork([30, 6, 3], c=None if sup == 'no' else 3, dtype=dtype,
                      generator=torch.Generator().manual_seed(1))
     if kw.get('init', 'auto') is None: initialize(net, X, 'random', seed=7)
     if sup != 'no': kw['labels'] = y
