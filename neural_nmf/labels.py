@@ -190,19 +190,27 @@ def prepare_labels(labels,           # (n,) class indices (negative = unlabeled)
     return Y.to(device), mask.to(device), y.to(device)
 
 # %% ../nbs/18_labels.ipynb #e530b53f
+def _draw_per_class(lab, fraction, seed, name, both=False):
+    "Indices of round(fraction * size) seeded random members of every class (labels >= 0); with `both`, at least one drawn and one left in every class of two or more."
+    if not 0 <= float(fraction) <= 1:
+        raise ValueError(f'{name} must be in [0, 1], got {fraction}')
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for k in np.unique(lab[lab >= 0]):
+        members = np.flatnonzero(lab == k)
+        take = int(np.floor(fraction * members.size + 0.5))
+        if both and members.size >= 2 and 0 < fraction < 1:
+            take = min(max(take, 1), members.size - 1)
+        drawn.append(rng.choice(members, size=take, replace=False))
+    return np.concatenate(drawn) if drawn else np.zeros(0, dtype=np.int64)
+
 def label_mask(labels,        # (n,) integer labels, negative = unknown (never marked as labeled)
                fraction,      # fraction of each class to mark as labeled, in [0, 1]
                seed=0):       # seed of the random choice
     "Boolean (n,) mask selecting round(fraction * class size) random samples of every class (torch in -> torch out)."
     lab = label_vector(labels)
-    if not 0 <= float(fraction) <= 1:
-        raise ValueError(f'fraction must be in [0, 1], got {fraction}')
-    rng = np.random.default_rng(seed)
     mask = np.zeros(lab.size, dtype=bool)
-    for k in np.unique(lab[lab >= 0]):
-        members = np.flatnonzero(lab == k)
-        take = int(np.floor(fraction * members.size + 0.5))
-        mask[rng.choice(members, size=take, replace=False)] = True
+    mask[_draw_per_class(lab, fraction, seed, 'fraction')] = True
     return torch.as_tensor(mask, device=labels.device) if torch.is_tensor(labels) else mask
 
 def stratified_split(labels,             # (n,) integer labels, negative = unknown (always put in train)
@@ -210,17 +218,7 @@ def stratified_split(labels,             # (n,) integer labels, negative = unkno
                      seed=0):            # seed of the random choice
     "Seeded stratified split: sorted (train_idx, test_idx); every class with >= 2 samples lands in both parts."
     lab = label_vector(labels)
-    if not 0 <= float(test_fraction) <= 1:
-        raise ValueError(f'test_fraction must be in [0, 1], got {test_fraction}')
-    rng = np.random.default_rng(seed)
-    test = []
-    for k in np.unique(lab[lab >= 0]):
-        members = np.flatnonzero(lab == k)
-        take = int(np.floor(test_fraction * members.size + 0.5))
-        if members.size >= 2 and 0 < test_fraction < 1:
-            take = min(max(take, 1), members.size - 1)
-        test.append(rng.choice(members, size=take, replace=False))
-    test = np.sort(np.concatenate(test)) if test else np.zeros(0, dtype=np.int64)
+    test = np.sort(_draw_per_class(lab, test_fraction, seed, 'test_fraction', both=True))
     train = np.setdiff1d(np.arange(lab.size), test)
     return train, test
 
