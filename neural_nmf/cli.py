@@ -332,12 +332,17 @@ def _empty_note(corpus, stdout):
         print(f'note: {empty.size} document(s) have no word of the vocabulary, their topic weights are 0 '
               f'({", ".join(docs[i] for i in empty[:3])}{", ..." if empty.size > 3 else ""})', file=stdout)
 
-def _fit_input(a, stdout=None):
-    "The corpus `fit` trains on: DATA (a matrix file) or --texts (raw documents, tf-idf)."
+def _texts_or_data(a):
+    "The --texts path, or None when DATA is given; exactly one of the two must be."
     texts_path = getattr(a, 'texts', None)
     if (a.data is None) == (texts_path is None):
         raise CLIError('give either DATA (a matrix file) or --texts PATH (raw documents)' +
                        (', not both' if texts_path is not None else ''))
+    return texts_path
+
+def _fit_input(a, stdout=None):
+    "The corpus `fit` trains on: DATA (a matrix file) or --texts (raw documents, tf-idf)."
+    texts_path = _texts_or_data(a)
     if texts_path is None:
         return _load_data(a.data, a.vocab, a.labels, a.transpose)
     if a.vocab is not None or a.transpose: raise CLIError('--vocab and --transpose apply to DATA files, not to --texts')
@@ -355,10 +360,7 @@ def _input_settings(a, corpus):
 
 def _transform_input(a, vocab, settings, stdout=None):
     "The corpus `transform` maps: DATA (a matrix file) or --texts, vectorised as the model's training texts were."
-    texts_path = getattr(a, 'texts', None)
-    if (a.data is None) == (texts_path is None):
-        raise CLIError('give either DATA (a matrix file) or --texts PATH (raw documents)' +
-                       (', not both' if texts_path is not None else ''))
+    texts_path = _texts_or_data(a)
     if texts_path is None:
         return _load_data(a.data, a.vocab, None, a.transpose)
     if 'text_vectorizer' not in settings:

@@ -270,21 +270,20 @@ def _topic_lists(topics, m):
     if not out: raise ValueError('topics is empty')
     return out
 
-def _doc_counts(B, topics):
-    "Document counts D (u,) and co-document counts DD (u, u) of the words in `topics`, and those words (u,), sorted."
+def _doc_counts(X, topics):
+    "`topics` checked, the number of documents n, and of the words in the topics (u,), sorted: document counts D (u,) and co-document counts DD (u, u)."
+    B = _presence(X)
+    topics = _topic_lists(topics, B.shape[0])
     words = np.unique(np.concatenate(topics))
     Bu = B[words]
     DD = np.asarray((Bu @ Bu.T).todense())
-    return words, np.diag(DD).copy(), DD
+    return topics, B.shape[1], words, np.diag(DD).copy(), DD
 
 def umass_coherence(X,            # (m, n) document-term matrix, words x documents (only X > 0 matters), or a Corpus
                     topics,       # list of topics, each a sequence of word indices, heaviest word first
                     eps=1e-12):   # smoothing inside the logarithm (gensim's value)
     "UMass coherence of every topic: mean over word pairs i > j of log((D(w_i, w_j)/n + eps) / (D(w_j)/n))."
-    B = _presence(X)
-    n = B.shape[1]
-    topics = _topic_lists(topics, B.shape[0])
-    words, D, DD = _doc_counts(B, topics)
+    topics, n, words, D, DD = _doc_counts(X, topics)
     out = np.empty(len(topics))
     for k, t in enumerate(topics):
         p = np.searchsorted(words, t)
@@ -300,10 +299,7 @@ def npmi_coherence(X,            # (m, n) document-term matrix, words x document
                    topics,       # list of topics, each a sequence of word indices
                    eps=1e-12):   # smoothing inside the logarithms (gensim's value)
     "NPMI coherence of every topic from document co-occurrence: mean over word pairs of log((p_ij+eps)/(p_i p_j)) / -log(p_ij+eps)."
-    B = _presence(X)
-    n = B.shape[1]
-    topics = _topic_lists(topics, B.shape[0])
-    words, D, DD = _doc_counts(B, topics)
+    topics, n, words, D, DD = _doc_counts(X, topics)
     out = np.empty(len(topics))
     for k, t in enumerate(topics):
         p = np.searchsorted(words, t)
