@@ -35,8 +35,8 @@ class BlockSource:
         self.columns = columns                # for a matrix: block i's columns (a slice or sorted indices)
     def __len__(self): return self.n_blocks
     def blocks(self, rng):
-        "One pass: every block once, loaded when its turn comes."
-        order = rng.permutation(self.n_blocks) if self.shuffle else range(self.n_blocks)
+        "One pass: every block once, loaded when its turn comes (in index order when `rng` is None)."
+        order = rng.permutation(self.n_blocks) if self.shuffle and rng is not None else range(self.n_blocks)
         for i in order: yield int(i), self.load(int(i))
 
 class StreamSource:
