@@ -46,6 +46,7 @@ from .data_loading import Corpus, load_20news, load_file, from_texts, make_hiera
 from .labels import one_hot, label_mask, stratified_split
 from .topics import top_words, topic_links, hierarchy_text, relative_errors
 from .distributed import train_distributed
+from .minibatch import train_minibatch, minibatch_loss
 
 # %% ../nbs/12_public_api.ipynb #1c7e5b42
 def __getattr__(name):
