@@ -20,11 +20,22 @@ def cell_markdown(cell):
     if re.search(r'^\s*#\|\s*hide\b', cell.source, re.M):
         return ''
     out = ['```python\n' + _directive.sub('', cell.source).strip() + '\n```\n']
-    for o in cell.get('outputs', []):
-        text = o.get('text') or o.get('data', {}).get('text/plain', '')
-        if text:
-            out.append('```\n' + text.rstrip() + '\n```\n')
+    for text in _output_texts(cell.get('outputs', [])):
+        out.append('```\n' + text.rstrip() + '\n```\n')
     return '\n'.join(out)
+
+
+def _output_texts(outputs):
+    "The cell's outputs as texts, consecutive pieces of one stream joined (a kernel may send a stream in several messages)."
+    texts, last_stream = [], None
+    for o in outputs:
+        text = o.get('text') or o.get('data', {}).get('text/plain', '')
+        if not text: continue
+        stream = o.get('name') if o.get('output_type') == 'stream' else None
+        if stream is not None and stream == last_stream: texts[-1] += text
+        else: texts.append(text)
+        last_stream = stream
+    return texts
 
 
 def main():
