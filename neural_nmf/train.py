@@ -286,6 +286,17 @@ def backtrack(accept, t:float, max_backtracks:int=40):
         t *= 0.5
 
 # %% ../nbs/04_train.ipynb #f9fdea00
+def _plain(method):
+    "`method` without torch's `_disable_dynamo` wrapper, whose first call imports the compiler `torch._dynamo`."
+    return getattr(method, '__wrapped__', method)
+
+class _PlainBookkeeping:
+    "Mixed into a `torch.optim.Optimizer`: its bookkeeping methods without the compiler import (about a second at the first call in a process). The step rules are never compiled."
+    def add_param_group(self, param_group): return _plain(torch.optim.Optimizer.add_param_group)(self, param_group)
+    def state_dict(self): return _plain(torch.optim.Optimizer.state_dict)(self)
+    def load_state_dict(self, state_dict): return _plain(torch.optim.Optimizer.load_state_dict)(self, state_dict)
+    def zero_grad(self, set_to_none:bool=True): return _plain(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+
 def _move(params, old, dirs, t, project):
     "Set every parameter to `old - t * dir`, then project."
     with torch.no_grad():
@@ -298,7 +309,7 @@ def _back(params, old, closure):
         for p, o in zip(params, old): p.copy_(o)
     closure()
 
-class LineSearchGD(torch.optim.Optimizer):
+class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
     "Projected gradient descent with a backtracking (Armijo) line search; block $g$ moves along $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$."
     def __init__(self, params, project, max_backtracks:int=40):
         super().__init__(list(params), dict(max_backtracks=max_backtracks))
@@ -326,7 +337,7 @@ class LineSearchGD(torch.optim.Optimizer):
         else: _back(params, old, closure)
         return dict(lr=t, backtracks=k, accepted=ok)
 
-class ProjectedGD(torch.optim.Optimizer):
+class ProjectedGD(_PlainBookkeeping, torch.optim.Optimizer):
     "Projected gradient descent with a fixed step size per parameter; with `safeguard`, a step that increases the loss is rejected and every step size halved, for good."
     def __init__(self, params, lr:list, project, safeguard:bool=True, max_backtracks:int=40):
         super().__init__([{'params': [p], 'lr': a} for p, a in zip(params, lr)],
@@ -349,7 +360,7 @@ class ProjectedGD(torch.optim.Optimizer):
         if not ok: _back(params, old, closure)
         return dict(lr=groups[0]['lr'], backtracks=k, accepted=ok)
 
-class ProjectedAdam(torch.optim.Adam):
+class ProjectedAdam(_PlainBookkeeping, torch.optim.Adam):
     "`torch.optim.Adam` (one step size per parameter) followed by the projection."
     def __init__(self, params, lr:list, project):
         super().__init__([{'params': [p], 'lr': a} for p, a in zip(params, lr)])
@@ -357,12 +368,12 @@ class ProjectedAdam(torch.optim.Adam):
 
     def step(self, closure, loss:float=None) -> dict:
         "One Adam step from the gradients in `.grad`, projected, then evaluated by `closure()`; returns `dict(lr, backtracks, accepted)`."
-        super().step()
+        with torch.no_grad(): _plain(torch.optim.Adam.step)(self)   # Adam's own step, without the compiler import
         self.project()
         closure()
         return dict(lr=self.param_groups[0]['lr'], backtracks=0, accepted=True)
 
-class ClassifierGD(torch.optim.Optimizer):
+class ClassifierGD(_PlainBookkeeping, torch.optim.Optimizer):
     "Backtracking gradient steps on the classifier $B$ alone, for the supervised term at a fixed $S_L$ (a `ClassifierTerm`: no NNLS solve)."
     def __init__(self, weight, max_backtracks:int=40):
         super().__init__([weight], dict(max_backtracks=max_backtracks))
