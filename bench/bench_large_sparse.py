@@ -22,13 +22,12 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+from _subprocess import peak_mb, run_config   # noqa: E402 (bench/ is the script's folder)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)   # benchmark the checkout this script lives in
 
@@ -51,11 +50,6 @@ def build(m, n, density, seed):
     if empty.size:
         X = X + sp.csc_matrix((np.ones(empty.size), (rng.integers(0, m, empty.size), empty)), shape=(m, n))
     return X.tocsc()
-
-
-def peak_mb():
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024 if sys.platform != 'darwin' else r / 2**20      # Linux: KiB, macOS: bytes
 
 
 def full_loss(net, Xt):
@@ -120,17 +114,6 @@ def worker(cfg):
     return res
 
 
-def run_config(cfg, timeout):
-    "Run `cfg` in a fresh Python process (separate memory peak); returns its result dict or an error dict."
-    cmd = [sys.executable, os.path.abspath(__file__), '--worker', json.dumps(cfg)]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return dict(name=cfg['name'], error=f'timed out after {timeout} s')
-    line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
-    if r.returncode != 0 or not line:
-        return dict(name=cfg['name'], error=(r.stderr.strip().splitlines() or ['no output'])[-1])
-    return json.loads(line[-1][7:])
 
 
 def main(argv=None):
@@ -179,7 +162,7 @@ def main(argv=None):
           f'python {platform.python_version()}; each row is a separate process')
     rows = []
     for cfg in cfgs:
-        r = run_config(cfg, a.timeout)
+        r = run_config(os.path.abspath(__file__), cfg, a.timeout, ROOT)
         rows.append(r)
         print(f'  done: {r["name"]}', file=sys.stderr, flush=True)
     sys.stderr.flush()

@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+from _subprocess import peak_mb, run_config   # noqa: E402 (bench/ is the script's folder)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)   # benchmark the checkout this script lives in
 
@@ -40,11 +39,6 @@ def make_block(cfg, i):
     cols = np.concatenate([cols, np.arange(b)])
     vals = rng.gamma(1.0, 1.0, size=nnz + b) + 0.1
     return sp.csc_matrix((vals, (rows, cols)), shape=(m, b))
-
-
-def peak_mb():
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024 if sys.platform != 'darwin' else r / 2**20      # Linux: KiB, macOS: bytes
 
 
 def worker(cfg):
@@ -74,18 +68,6 @@ def worker(cfg):
     return res
 
 
-def run_config(cfg, timeout):
-    "Run `cfg` in a fresh Python process (its own memory peak); returns its result dict or an error dict."
-    cmd = [sys.executable, os.path.abspath(__file__), '--worker', json.dumps(cfg)]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return dict(name=cfg['name'], error=f'timed out after {timeout} s')
-    sys.stderr.write(r.stdout.replace('RESULT ', '  result ') if cfg.get('verbose') else '')
-    line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
-    if r.returncode != 0 or not line:
-        return dict(name=cfg['name'], error=(r.stderr.strip().splitlines() or ['no output'])[-1])
-    return json.loads(line[-1][7:])
 
 
 def configs(a):
@@ -152,7 +134,7 @@ def main(argv=None):
           f'python {platform.python_version()}; each row is a separate process; all start from the same network')
     rows = []
     for cfg in cfgs:
-        rows.append(run_config(cfg, a.timeout))
+        rows.append(run_config(os.path.abspath(__file__), cfg, a.timeout, ROOT, echo=cfg.get('verbose')))
         print(f'  done: {cfg["name"]}', file=sys.stderr, flush=True)
     print()
     print_table(rows, a, cfgs)
