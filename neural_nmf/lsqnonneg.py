@@ -118,11 +118,12 @@ def _passive_first(F):
 def _masked(G, idx, counts):
     "The blocks $G_{FF}$ for the passive-first orders `idx` (n, p) of sets of sizes `counts`, padded by the identity."
     n, p = idx.shape
-    f = (torch.arange(p, device=idx.device) < counts[:, None]).to(G.dtype)
-    rows = torch.index_select(G, 0, idx.flatten()).view(n, p, G.shape[1])      # G[idx_i, :], then the columns idx_j
-    M = (rows.gather(2, idx[:, None, :].expand(n, p, p)) * f[:, :, None]) * f[:, None, :]
-    M.diagonal(dim1=1, dim2=2).add_(1 - f)
-    return M
+    k = G.shape[0]
+    ar = torch.arange(p, device=idx.device)
+    Gp = torch.block_diag(G, torch.eye(p, dtype=G.dtype, device=G.device))   # padding indices k.. select the identity
+    ip = torch.where(ar < counts[:, None], idx, k + ar)
+    rows = torch.index_select(Gp, 0, ip.flatten()).view(n, p, k + p)        # Gp[ip_i, :], then the columns ip_j
+    return rows.gather(2, ip[:, None, :].expand(n, p, p))
 
 
 def _factorise(M, k):
@@ -155,7 +156,8 @@ class _Factor:
         self.part = torch.empty(nu, dtype=torch.long, device=F.device)   # bucket of every distinct set
         self.pos = torch.empty(nu, dtype=torch.long, device=F.device)    # and its place in that bucket
         counts, order = Fu.sum(1), _passive_first(Fu)
-        for b, (rows, p) in enumerate(_buckets(counts, k)):
+        self.rows = _buckets(counts, k)
+        for b, (rows, p) in enumerate(self.rows):
             idx = torch.index_select(order, 0, rows)[:, :p].contiguous()
             self.parts.append((idx, *_factorise(_masked(G, idx, counts[rows]), k)))
             self.part[rows] = b
@@ -171,19 +173,23 @@ class _Factor:
 
     def solve(self, rhs, cols=None):
         "Solve $G_{FF} x_F = r_F$ for the columns `cols` (indices; all when None); `rhs` has one row per column, zero off F."
-        out = torch.zeros_like(rhs)
+        if self.inv is None and cols is None:                  # every column has its own block: buckets are known
+            if len(self.parts) == 1:
+                return _apply_factor(*self.parts[0], None, rhs)
+            out = torch.empty_like(rhs)
+            for (rows, _), part in zip(self.rows, self.parts):
+                out.index_copy_(0, rows, _apply_factor(*part, None, torch.index_select(rhs, 0, rows)))
+            return out
         ref = torch.arange(self.n, device=rhs.device) if cols is None else cols
         ref = ref if self.inv is None else self.inv[ref]                  # the distinct set of every column
         part, pos = self.part[ref], self.pos[ref]
-        for b, (idx, mats, chol) in enumerate(self.parts):
-            sel = torch.nonzero(part == b).flatten() if len(self.parts) > 1 else None
-            pb = pos if sel is None else pos[sel]
-            r = rhs if sel is None else rhs[sel]
-            xb = _apply_factor(idx, mats, chol, pb, r, same=self.inv is None and cols is None)
-            if sel is None:
-                out = xb
-            else:
-                out[sel] = xb
+        if len(self.parts) == 1:
+            return _apply_factor(*self.parts[0], pos, rhs)
+        out = torch.empty_like(rhs)
+        for b, stored in enumerate(self.parts):
+            sel = torch.nonzero(part == b).flatten()
+            xb = _apply_factor(*stored, torch.index_select(pos, 0, sel), torch.index_select(rhs, 0, sel))
+            out.index_copy_(0, sel, xb)
         return out
 
 
@@ -192,12 +198,12 @@ def _chol_solve(L, r):
     return torch.linalg.solve_triangular(L.mT, torch.linalg.solve_triangular(L, r, upper=False), upper=True)
 
 
-def _apply_factor(idx, mats, chol, pos, rhs, same=False):
-    "Solve with the stored blocks `pos` (one per row of `rhs`): gather the passive entries, solve, scatter back."
+def _apply_factor(idx, mats, chol, pos, rhs):
+    "Solve with the stored blocks `pos` (one per row of `rhs`; None: block j for row j): gather, solve, scatter back."
     if mats.shape[0] == 1 and bool(chol[0]):                     # one block for all: a single multi-RHS solve
         x = torch.cholesky_solve(rhs[:, idx[0]].T, mats[0]).T
         return torch.zeros_like(rhs).index_copy_(1, idx[0], x)
-    if not same:
+    if pos is not None:
         idx, mats, chol = (torch.index_select(t, 0, pos) for t in (idx, mats, chol))
     r = rhs.gather(1, idx)[:, :, None]
     if bool(chol.all()):
@@ -245,6 +251,8 @@ def _exchange(infeas, nv, alpha, beta, pos):
     full = improve | (alpha >= 1)
     alpha = torch.where(improve, 3, torch.where(full, alpha - 1, alpha))
     beta = torch.where(improve, nv, beta)
+    if bool(full.all()):                                            # the usual case: no backup rule needed
+        return infeas, alpha, beta
     last = (infeas * pos).argmax(1)                                 # largest infeasible index
     single = torch.zeros_like(infeas).scatter_(1, last[:, None], True) & infeas
     return torch.where(full[:, None], infeas, single), alpha, beta
@@ -273,9 +281,9 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
         fac = _Factor(G, Fa, group)
         group = fac.first is not None                              # group next time only if sets repeated now
         x = fac.solve(torch.where(Fa, b, 0))                       # x_F = G_FF^{-1} b_F, zero off F
-        y = torch.where(Fa, 0, x @ G - b)                          # dual variable (G is symmetric), zero on F
+        y = x @ G - b                                              # dual variable (G is symmetric), used off F
         scale = tol * torch.maximum(xa, x.abs().amax(1))[:, None]
-        infeas = (Fa & (x < -scale)) | (~Fa & (y < -scale))
+        infeas = torch.where(Fa, x, y) < -scale                    # x_F < 0 or y off F < 0
         nv = infeas.sum(1)
         done = nv == 0
         if bool(done.all()):                                        # common after a warm start: no copies
@@ -289,16 +297,16 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
         if any_done:
             fin = torch.nonzero(done).flatten()
             cols = act[fin]
-            S[cols] = x[fin].clamp_min(0)
-            Fout[cols] = Fa[fin]
+            S.index_copy_(0, cols, torch.index_select(x, 0, fin).clamp_min(0))
+            Fout.index_copy_(0, cols, torch.index_select(Fa, 0, fin))
             if keep_factors:
                 solvers.add(cols, fac, fin)
         flip, alpha, beta = _exchange(infeas, nv, alpha, beta, pos)
         pivots += int(flip.sum())
         Fa = Fa ^ flip
         if any_done:
-            keep = ~done
-            act, Fa, b, xa, alpha, beta = act[keep], Fa[keep], b[keep], xa[keep], alpha[keep], beta[keep]
+            keep = torch.nonzero(~done).flatten()
+            act, Fa, b, xa, alpha, beta = (torch.index_select(t, 0, keep) for t in (act, Fa, b, xa, alpha, beta))
     if act.numel() > 0:
         Fout[act] = Fa
     return S, Fout, solvers, act, iters, pivots
