@@ -115,14 +115,13 @@ def _passive_first(F):
     return torch.empty_like(place).scatter_(1, place, ar.expand(n, k))
 
 
-def _masked(G, idx, counts):
+def _masked(Gp, idx, counts):
     "The blocks $G_{FF}$ for the passive-first orders `idx` (n, p) of sets of sizes `counts`, padded by the identity."
     n, p = idx.shape
-    k = G.shape[0]
+    k = Gp.shape[0] // 2                                   # Gp = diag(G, I): indices k.. select the identity
     ar = torch.arange(p, device=idx.device)
-    Gp = torch.block_diag(G, torch.eye(p, dtype=G.dtype, device=G.device))   # padding indices k.. select the identity
     ip = torch.where(ar < counts[:, None], idx, k + ar)
-    rows = torch.index_select(Gp, 0, ip.flatten()).view(n, p, k + p)        # Gp[ip_i, :], then the columns ip_j
+    rows = torch.index_select(Gp, 0, ip.flatten()).view(n, p, 2 * k)        # Gp[ip_i, :], then the columns ip_j
     return rows.gather(2, ip[:, None, :].expand(n, p, p))
 
 
@@ -156,10 +155,11 @@ class _Factor:
         self.part = torch.empty(nu, dtype=torch.long, device=F.device)   # bucket of every distinct set
         self.pos = torch.empty(nu, dtype=torch.long, device=F.device)    # and its place in that bucket
         counts, order = Fu.sum(1), _passive_first(Fu)
+        Gp = torch.block_diag(G, torch.eye(k, dtype=G.dtype, device=G.device))
         self.rows = _buckets(counts, k)
         for b, (rows, p) in enumerate(self.rows):
             idx = torch.index_select(order, 0, rows)[:, :p].contiguous()
-            self.parts.append((idx, *_factorise(_masked(G, idx, counts[rows]), k)))
+            self.parts.append((idx, *_factorise(_masked(Gp, idx, counts[rows]), k)))
             self.part[rows] = b
             self.pos[rows] = torch.arange(rows.numel(), device=F.device)
         self.n = n
