@@ -34,18 +34,19 @@ STAGES = [
     ("KKT certification", r".", r"_natural_residual|res > check|torch\.minimum\(S, y\)|y = S @ G - B"),
     ("KKT certification", r"_natural_residual", r"."),
     ("factorisation", r".", r"cholesky_ex|cholesky_inverse|eigh|dmin|ok = |ok\.|bool\(ok|winv|cut = |mats\[bad\]"),
-    ("copies / compaction", r".", r"index_select\(t, 0"),
+    ("copies / compaction", r".", r"index_select\(t, 0|index_copy_|self\.pos\[|self\.part\["),
     ("solves", r".", r"cholesky_solve|solve_triangular|bmm|\.solve\(|@ self\.mats|_apply_factor\(|@ inv"),
     ("solves", r"_chol_solve|_apply_factor", r"."),
     ("masked systems", r".", r"Fu\[:, :, None\]|M\.diagonal|_masked|G\[idx|\.gather\(|index_select\(G"),
     ("masked systems", r"_masked|_passive_first", r"."),
-    ("grouping by support", r".", r"_pack_rows|unique|scatter_reduce|first|Fu = |keys|_group|\.inv\b|self\.inv"),
+    ("masked systems", r".", r"block_diag|order = |_passive_first"),
+    ("grouping (by set, by size)", r".", r"_pack_rows|unique|scatter_reduce|first|Fu = |keys|_group|\.inv\b|self\.inv|_buckets|nonzero\(part"),
     ("feasibility test", r".", r"infeas = |scale = tol|y = torch\.where|nv = |done = |x @ G"),
     ("pivot update", r".", r"improve|alpha|beta|last = |single = |flip|Fa \^|pivots \+="),
     ("copies / compaction", r".", r"S\[|Fout\[|Lall\[|chol\[|keep|act = |act\[|\.clone\(\)|torch\.empty|torch\.zeros|torch\.full|index_select\(order|index_select\(t, 0"),
 ]
 ORDER = ["Gram and XᵀA", "masked systems", "factorisation", "solves", "feasibility test", "pivot update",
-         "grouping by support", "copies / compaction", "KKT certification", "other (checks, Python)"]
+         "grouping (by set, by size)", "copies / compaction", "KKT certification", "other (checks, Python)"]
 
 
 class LineTimer:
