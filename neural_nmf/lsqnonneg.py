@@ -88,133 +88,228 @@ def _pack_rows(F):
     return keys[0] if len(keys) == 1 else torch.stack(keys, 1)
 
 
+def _group(F):
+    "(first row of every distinct passive set, map row -> set) when sets repeat (at most n/2 distinct), else (None, None)."
+    n = F.shape[0]
+    keys = _pack_rows(F)
+    uniq, inv = torch.unique(keys, dim=0 if keys.dim() > 1 else None, return_inverse=True)
+    if uniq.shape[0] > n // 2:
+        return None, None
+    first = torch.full((uniq.shape[0],), n, dtype=torch.long, device=F.device)
+    return first.scatter_reduce(0, inv, torch.arange(n, device=F.device), reduce='amin'), inv
+
+
+def _buckets(counts, k):
+    "Rows grouped by passive-set size in steps of `w`: a list of (row indices, padded size p) pairs."
+    w = max(4, -(-k // 5))
+    level = (counts + (w - 1)) // w
+    return [(torch.nonzero(level == v).flatten(), max(1, min(k, v * w))) for v in torch.unique(level).tolist()]
+
+
+def _passive_first(F):
+    "For every row of `F` (n, k): the indices of its passive entries, then the others, each in increasing order."
+    n, k = F.shape
+    ar = torch.arange(k, device=F.device)
+    cf = F.cumsum(1)
+    place = torch.where(F, cf - 1, cf[:, -1:] + ar - cf)      # where each index goes in the new order
+    return torch.empty_like(place).scatter_(1, place, ar.expand(n, k))
+
+
+def _masked(Gp, idx, counts):
+    "The blocks $G_{FF}$ for the passive-first orders `idx` (n, p) of sets of sizes `counts`, padded by the identity."
+    n, p = idx.shape
+    k = Gp.shape[0] // 2                                   # Gp = diag(G, I): indices k.. select the identity
+    ar = torch.arange(p, device=idx.device)
+    ip = torch.where(ar < counts[:, None], idx, k + ar)
+    rows = torch.index_select(Gp, 0, ip.flatten()).view(n, p, 2 * k)        # Gp[ip_i, :], then the columns ip_j
+    return rows.gather(2, ip[:, None, :].expand(n, p, p))
+
+
+def _factorise(M, k):
+    "(solvers, is-Cholesky flags) of the SPD blocks `M` (b, p, p): Cholesky factors, or pseudo-inverses of singular blocks."
+    L, info = torch.linalg.cholesky_ex(M)
+    eps = torch.finfo(M.dtype).eps
+    dmin = L.diagonal(dim1=1, dim2=2).amin(1)
+    ok = (info == 0) & (dmin * dmin > 10 * k * eps)
+    if bool(ok.all()):
+        return L, ok
+    bad = ~ok                      # singular G_FF (rank-deficient A_F): pseudo-inverse by eigendecomposition
+    w, V = torch.linalg.eigh(M[bad])
+    cut = w.amax(1, keepdim=True) * (10 * k * eps)
+    winv = torch.where(w > cut, 1 / w, torch.zeros((), dtype=w.dtype, device=w.device))
+    L[bad] = (V * winv[:, None, :]) @ V.transpose(1, 2)
+    return L, ok
+
+
 class _Factor:
-    """Solvers for $G_{FF}$ (the identity off F) for a batch of passive sets `F` (n, k), one row per column.
+    """Solvers for $G_{FF}$ for a batch of passive sets `F` (n, k), one row per column.
 
-    Columns with equal passive sets share one factorisation. When sets repeat, the few distinct matrices are inverted
-    (cheap, and applying an inverse to gathered columns is one batched product); when they are all distinct, the
-    Cholesky factors are used directly. Singular blocks get the pseudo-inverse."""
-    def __init__(self, G, F):
+    Columns with equal passive sets share one factorisation. Each distinct set is factorised as its own block
+    $G_{FF}$, gathered into a small dense matrix (padded to a common size per bucket of similar set sizes), so the
+    cost follows $|F|$ rather than $k$. Singular blocks get the pseudo-inverse."""
+    def __init__(self, G, F, group=True):
         n, k = F.shape
-        keys = _pack_rows(F)
-        uniq, inv = torch.unique(keys, dim=0, return_inverse=True) if keys.dim() > 1 else torch.unique(keys, return_inverse=True)
-        if uniq.shape[0] <= n // 2:
-            first = torch.full((uniq.shape[0],), n, dtype=torch.long, device=F.device)
-            first = first.scatter_reduce(0, inv, torch.arange(n, device=F.device), reduce='amin')
-            Fu = F[first]
-        else:
-            Fu, inv = F, None
-        M = torch.where(Fu[:, :, None] & Fu[:, None, :], G, torch.zeros((), dtype=G.dtype, device=G.device))
-        M.diagonal(dim1=1, dim2=2).add_((~Fu).to(G.dtype))
-        L, info = torch.linalg.cholesky_ex(M)
-        eps = torch.finfo(G.dtype).eps
-        dmin = L.diagonal(dim1=1, dim2=2).amin(1)
-        ok = (info == 0) & (dmin * dmin > 10 * k * eps)
-        if inv is None and bool(ok.all()):
-            self.mats, self.is_chol = L, torch.ones(n, dtype=torch.bool, device=F.device)
-        else:
-            mats = torch.empty_like(M)
-            if bool(ok.any()):
-                mats[ok] = torch.cholesky_inverse(L[ok])
-            if not bool(ok.all()):      # singular G_FF (rank-deficient A_F): pseudo-inverse by eigendecomposition
-                bad = ~ok
-                w, V = torch.linalg.eigh(M[bad])
-                cut = w.amax(1, keepdim=True) * (10 * k * eps)
-                winv = torch.where(w > cut, 1 / w, torch.zeros((), dtype=w.dtype, device=w.device))
-                mats[bad] = (V * winv[:, None, :]) @ V.transpose(1, 2)
-            self.mats, self.is_chol = mats, torch.zeros(mats.shape[0], dtype=torch.bool, device=F.device)
-        self.inv = inv
+        self.first, self.inv = _group(F) if group else (None, None)
+        Fu = F if self.first is None else F[self.first]
+        self.parts, nu = [], Fu.shape[0]
+        self.part = torch.empty(nu, dtype=torch.long, device=F.device)   # bucket of every distinct set
+        self.pos = torch.empty(nu, dtype=torch.long, device=F.device)    # and its place in that bucket
+        counts, order = Fu.sum(1), _passive_first(Fu)
+        Gp = torch.block_diag(G, torch.eye(k, dtype=G.dtype, device=G.device))
+        self.rows = _buckets(counts, k)
+        for b, (rows, p) in enumerate(self.rows):
+            idx = torch.index_select(order, 0, rows)[:, :p].contiguous()
+            self.parts.append((idx, *_factorise(_masked(Gp, idx, counts[rows]), k)))
+            self.part[rows] = b
+            self.pos[rows] = torch.arange(rows.numel(), device=F.device)
+        self.n = n
 
-    def rows(self, sel=None):
-        "(matrices, is-Cholesky flags), one per column selected by the boolean mask `sel` (all columns when None)."
-        if self.inv is None:
-            return (self.mats, self.is_chol) if sel is None else (self.mats[sel], self.is_chol[sel])
-        idx = self.inv if sel is None else self.inv[sel]
-        return self.mats[idx], self.is_chol[idx]
+    def singular(self):
+        "Boolean (n,): which columns have a singular block $G_{FF}$ (solved with the pseudo-inverse)."
+        ok = torch.cat([c for _, _, c in self.parts])
+        starts = torch.tensor([0] + [c.numel() for _, _, c in self.parts[:-1]], device=ok.device).cumsum(0)
+        s = ~ok[starts[self.part] + self.pos]
+        return s if self.inv is None else s[self.inv]
 
-    def solve(self, rhs):
-        "Solve $G_{FF} x_F = r_F$ for every column; `rhs` is (n, k) and already zero off F."
-        if self.mats.shape[0] == 1 and self.inv is not None:   # one passive set for all columns
-            return rhs @ self.mats[0]
-        return _apply_factor(*self.rows(), rhs)
+    def solve(self, rhs, cols=None):
+        "Solve $G_{FF} x_F = r_F$ for the columns `cols` (indices; all when None); `rhs` has one row per column, zero off F."
+        if self.inv is None and cols is None:                  # every column has its own block: buckets are known
+            if len(self.parts) == 1:
+                return _apply_factor(*self.parts[0], None, rhs)
+            out = torch.empty_like(rhs)
+            for (rows, _), part in zip(self.rows, self.parts):
+                out.index_copy_(0, rows, _apply_factor(*part, None, torch.index_select(rhs, 0, rows)))
+            return out
+        ref = torch.arange(self.n, device=rhs.device) if cols is None else cols
+        ref = ref if self.inv is None else self.inv[ref]                  # the distinct set of every column
+        part, pos = self.part[ref], self.pos[ref]
+        if len(self.parts) == 1:
+            return _apply_factor(*self.parts[0], pos, rhs)
+        out = torch.empty_like(rhs)
+        for b, stored in enumerate(self.parts):
+            sel = torch.nonzero(part == b).flatten()
+            xb = _apply_factor(*stored, torch.index_select(pos, 0, sel), torch.index_select(rhs, 0, sel))
+            out.index_copy_(0, sel, xb)
+        return out
 
 
-def _apply_factor(mats, is_chol, rhs):
-    "Apply one stored solver per column to `rhs` (n, k): a Cholesky solve where `is_chol`, an inverse elsewhere."
-    r = rhs[:, :, None]
-    if bool(is_chol.all()):
-        return torch.cholesky_solve(r, mats)[:, :, 0]
-    if not bool(is_chol.any()):
-        return torch.bmm(mats, r)[:, :, 0]
-    out = torch.empty_like(r)
-    out[is_chol] = torch.cholesky_solve(r[is_chol], mats[is_chol])
-    out[~is_chol] = torch.bmm(mats[~is_chol], r[~is_chol])
-    return out[:, :, 0]
+def _chol_solve(L, r):
+    "$(LL^T)^{-1} r$ for a batch, by two triangular solves (what `cholesky_solve` does, with less overhead per matrix)."
+    return torch.linalg.solve_triangular(L.mT, torch.linalg.solve_triangular(L, r, upper=False), upper=True)
+
+
+def _apply_factor(idx, mats, chol, pos, rhs):
+    "Solve with the stored blocks `pos` (one per row of `rhs`; None: block j for row j): gather, solve, scatter back."
+    if mats.shape[0] == 1 and bool(chol[0]):                     # one block for all: a single multi-RHS solve
+        x = torch.cholesky_solve(rhs[:, idx[0]].T, mats[0]).T
+        return torch.zeros_like(rhs).index_copy_(1, idx[0], x)
+    if pos is not None:
+        idx, mats, chol = (torch.index_select(t, 0, pos) for t in (idx, mats, chol))
+    r = rhs.gather(1, idx)[:, :, None]
+    if bool(chol.all()):
+        x = _chol_solve(mats, r)
+    else:
+        x = torch.empty_like(r)
+        x[chol] = _chol_solve(mats[chol], r[chol])
+        x[~chol] = torch.bmm(mats[~chol], r[~chol])
+    return torch.zeros_like(rhs).scatter_(1, idx, x[:, :, 0])
 
 # %% ../nbs/02_lsqnonneg.ipynb #8db7dba0
 def _default_tol(dtype, k):
     return 10.0 * k * torch.finfo(dtype).eps
 
 
+class _Solvers:
+    "The factors kept for the backward pass: pieces (columns, `_Factor`, their indices in it), later pieces win."
+    def __init__(self, n, device):
+        self.n, self.device, self.pieces = n, device, []
+
+    def add(self, cols, fac, local=None):
+        self.pieces.append((cols, fac, local))
+
+    def solve(self, rhs):
+        "Solve $G_{FF} x_F = r_F$ for every column (rows of `rhs`, zero off F) with the stored factors."
+        out = torch.zeros_like(rhs)
+        for cols, fac, local in self.pieces:
+            out[cols] = fac.solve(rhs[cols], local)
+        return out
+
+    def singular(self):
+        "Number of columns whose block $G_{FF}$ is singular."
+        s = torch.zeros(self.n, dtype=torch.bool, device=self.device)
+        for cols, fac, local in self.pieces:
+            sg = fac.singular()
+            s[cols] = sg if local is None else sg[local]
+        return int(s.sum())
+
+
+def _exchange(infeas, nv, alpha, beta, pos):
+    "Kim and Park's exchange rule: the entries to flip, and the updated grace counters `alpha` and best counts `beta`."
+    # full exchange while the number of infeasible entries keeps falling (with 3 tries of grace), otherwise the
+    # single-entry backup rule, which cannot cycle
+    improve = nv < beta
+    full = improve | (alpha >= 1)
+    alpha = torch.where(improve, 3, torch.where(full, alpha - 1, alpha))
+    beta = torch.where(improve, nv, beta)
+    if bool(full.all()):                                            # the usual case: no backup rule needed
+        return infeas, alpha, beta
+    last = (infeas * pos).argmax(1)                                 # largest infeasible index
+    single = torch.zeros_like(infeas).scatter_(1, last[:, None], True) & infeas
+    return torch.where(full[:, None], infeas, single), alpha, beta
+
+
 def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
     r"""Batched block principal pivoting for $\min_{s\ge 0} \tfrac12 s^T G s - b^T s$, one problem per row of `B`.
 
     G: (k, k) Gram matrix, B: (n, k) right-hand sides (row j is $b_j^T$), F: (n, k) initial passive sets,
-    bscale: (n,) column scales ($\|b_j\|_\infty$). Returns S (n, k), the final F, per-column factors (or None), the indices of the
-    columns that did not converge, the number of iterations and of pivots (entries moved between the sets).
+    bscale: (n,) column scales ($\|b_j\|_\infty$). Returns S (n, k), the final F, the factors (`_Solvers`, or None),
+    the indices of the columns that did not converge, the number of iterations and of pivots (entries moved).
     """
     n, k = B.shape
     dev = B.device
     S = torch.zeros_like(B)
     Fout = F.clone()
-    Lall = torch.empty((n, k, k), dtype=G.dtype, device=dev) if keep_factors else None
-    chol = torch.zeros(n, dtype=torch.bool, device=dev) if keep_factors else None
+    solvers = _Solvers(n, dev) if keep_factors else None
     # the state of the columns still iterating, compacted as columns finish
     act, Fa, b, xa = torch.arange(n, device=dev), F.clone(), B, bscale
     alpha = torch.full((n,), 3, dtype=torch.long, device=dev)      # full exchanges left before the backup rule
     beta = torch.full((n,), k + 1, dtype=torch.long, device=dev)   # fewest infeasible entries seen so far
     pos = torch.arange(1, k + 1, device=dev)
-    iters, pivots = 0, 0
+    iters, pivots, group = 0, 0, True
     while act.numel() > 0 and iters < max_iter:
         iters += 1
-        fac = _Factor(G, Fa)
+        fac = _Factor(G, Fa, group)
+        group = fac.first is not None                              # group next time only if sets repeated now
         x = fac.solve(torch.where(Fa, b, 0))                       # x_F = G_FF^{-1} b_F, zero off F
-        y = torch.where(Fa, 0, x @ G - b)                          # dual variable (G is symmetric), zero on F
+        y = x @ G - b                                              # dual variable (G is symmetric), used off F
         scale = tol * torch.maximum(xa, x.abs().amax(1))[:, None]
-        infeas = (Fa & (x < -scale)) | (~Fa & (y < -scale))
+        infeas = torch.where(Fa, x, y) < -scale                    # x_F < 0 or y off F < 0
         nv = infeas.sum(1)
         done = nv == 0
         if bool(done.all()):                                        # common after a warm start: no copies
             S[act] = x.clamp_min(0)
             Fout[act] = Fa
             if keep_factors:
-                Lall[act], chol[act] = fac.rows()
+                solvers.add(act, fac)
             act = act[:0]
             break
         any_done = bool(done.any())
         if any_done:
-            cols = act[done]
-            S[cols] = x[done].clamp_min(0)
-            Fout[cols] = Fa[done]
+            fin = torch.nonzero(done).flatten()
+            cols = act[fin]
+            S.index_copy_(0, cols, torch.index_select(x, 0, fin).clamp_min(0))
+            Fout.index_copy_(0, cols, torch.index_select(Fa, 0, fin))
             if keep_factors:
-                Lall[cols], chol[cols] = fac.rows(done)
-        # exchange rule of Kim & Park: full exchange while the number of infeasible entries keeps falling
-        # (with 3 tries of grace), otherwise the single-entry backup rule, which cannot cycle.
-        improve = nv < beta
-        full = improve | (alpha >= 1)
-        alpha = torch.where(improve, 3, torch.where(full, alpha - 1, alpha))
-        beta = torch.where(improve, nv, beta)
-        last = (infeas * pos).argmax(1)                             # largest infeasible index
-        single = torch.zeros_like(infeas).scatter_(1, last[:, None], True) & infeas
-        flip = torch.where(full[:, None], infeas, single)
+                solvers.add(cols, fac, fin)
+        flip, alpha, beta = _exchange(infeas, nv, alpha, beta, pos)
         pivots += int(flip.sum())
         Fa = Fa ^ flip
         if any_done:
-            keep = ~done
-            act, Fa, b, xa, alpha, beta = act[keep], Fa[keep], b[keep], xa[keep], alpha[keep], beta[keep]
+            keep = torch.nonzero(~done).flatten()
+            act, Fa, b, xa, alpha, beta = (torch.index_select(t, 0, keep) for t in (act, Fa, b, xa, alpha, beta))
     if act.numel() > 0:
         Fout[act] = Fa
-    return S, Fout, (Lall, chol), act, iters, pivots
+    return S, Fout, solvers, act, iters, pivots
 
 # %% ../nbs/02_lsqnonneg.ipynb #57875386
 def _scipy_columns(A, X, cols):
@@ -236,20 +331,6 @@ def _natural_residual(G, B, S, scale):
     y = S @ G - B
     r = torch.minimum(S, y).abs().amax(1)
     return r / scale.clamp_min(torch.finfo(S.dtype).tiny)
-
-
-def _singular_blocks(G, F):
-    "Boolean (n,): which rows of the passive sets `F` (n, k) select a singular block $G_{FF}$ (the test `_Factor` uses)."
-    k = F.shape[1]
-    keys = _pack_rows(F)
-    uniq, inv = torch.unique(keys, dim=0, return_inverse=True) if keys.dim() > 1 else torch.unique(keys, return_inverse=True)
-    first = torch.full((uniq.shape[0],), F.shape[0], dtype=torch.long, device=F.device)
-    Fu = F[first.scatter_reduce(0, inv, torch.arange(F.shape[0], device=F.device), reduce='amin')]
-    M = torch.where(Fu[:, :, None] & Fu[:, None, :], G, torch.zeros((), dtype=G.dtype, device=G.device))
-    M.diagonal(dim1=1, dim2=2).add_((~Fu).to(G.dtype))
-    L, info = torch.linalg.cholesky_ex(M)
-    dmin = L.diagonal(dim1=1, dim2=2).amin(1)
-    return (~((info == 0) & (dmin * dmin > 10 * k * torch.finfo(G.dtype).eps)))[inv]
 
 
 def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
@@ -285,7 +366,7 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
         init = init.to(A.device).T
         F = init.clone() if init.dtype == torch.bool else init.detach() > 0
     F &= alive
-    S, F, L, bad, iters, pivots = _bpp(G, B, F, bscale, tol, max_iter, keep_factors)
+    S, F, solvers, bad, iters, pivots = _bpp(G, B, F, bscale, tol, max_iter, keep_factors)
     # Safeguard: certify every column by its KKT residual; anything uncertified is solved again by scipy.
     scale = torch.maximum(bscale, S.abs().amax(1))
     res = _natural_residual(G, B, S, scale)
@@ -296,13 +377,10 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
         S[bad] = Sb
         F[bad] = Sb > 0
         if keep_factors:
-            L[0][bad], L[1][bad] = _Factor(G, F[bad]).rows()
+            solvers.add(bad, _Factor(G, F[bad]))
         res[bad] = _natural_residual(G, B[bad], Sb, torch.maximum(bscale[bad], Sb.abs().amax(1)))
-    # Cholesky-factored blocks passed the nonsingularity test; only the others (inverses) need checking
-    singular = 0
-    if keep_factors and not bool(L[1].all()):
-        singular = int(_singular_blocks(G, F[~L[1]]).sum())
-    state = dict(d=d, F=F, solvers=L, singular=singular)
+    singular = solvers.singular() if keep_factors else 0
+    state = dict(d=d, F=F, solvers=solvers, singular=singular)
     info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
                 kkt_residual=float(res.max()), support=F.T)
     return _in_range(S.T, (S / d).T.contiguous()), state, info
@@ -339,7 +417,7 @@ class _LsqnonnegFunction(torch.autograd.Function):
                           "differentiable there, and the gradient returned for them (pseudo-inverse of the block) is "
                           "not a derivative", RuntimeWarning, stacklevel=2)
         # (A_P^T A_P) w_P = g_P  <=>  G_PP (d*w)_P = (g/d)_P  with G the Gram matrix of the scaled A
-        wt = _apply_factor(*st['solvers'], torch.where(F, gS.T / d, 0))
+        wt = st['solvers'].solve(torch.where(F, gS.T / d, 0))
         W = (torch.where(F, wt, 0) / d).T                                    # (k, n), zero off the supports
         gA = gX = None
         if ctx.needs_input_grad[0]:
