@@ -10,6 +10,8 @@ __all__ = ['check_int', 'is_sparse', 'check_sparse', 'values', 'scipy_to_torch',
 # %% ../nbs/17_inputs.ipynb #83bc8691
 import math
 import numbers
+import warnings
+import weakref
 
 # %% ../nbs/17_inputs.ipynb #ba93f384
 import numpy as np
@@ -251,11 +253,48 @@ def check_nonnegative(X,          # torch dense or COO tensor, numpy array or sc
     if has_negative(X): raise ValueError(f"Negative values in data passed to {where}: NMF needs X >= 0{hint}")
     return X
 
+# %% ../nbs/17_inputs.ipynb #c5a1e0f1
+_CSR_CACHE = {}   # id(X) -> (weak reference to X, X's version, CSR of X or None, CSR of X^T or None)
+
+def _forget(key):
+    "Drop the cached copies of a tensor that no longer exists."
+    return lambda ref: _CSR_CACHE.pop(key, None)
+
+def _sparse_csr(X, transpose:bool=False) -> torch.Tensor:
+    "The CSR form of the COO tensor `X` (of $X^T$ with `transpose`), made once and reused while `X` lives unchanged."
+    key = id(X)
+    hit = _CSR_CACHE.get(key)
+    if hit is None or hit[0]() is not X or hit[1] != X._version:   # new tensor, or its entries were written since
+        hit = [weakref.ref(X, _forget(key)), X._version, None, None]
+        _CSR_CACHE[key] = hit
+    slot = 3 if transpose else 2
+    if hit[slot] is None:
+        Y = X.detach()
+        with warnings.catch_warnings():   # torch calls its CSR support "beta" at every conversion
+            warnings.filterwarnings('ignore', message='Sparse CSR tensor support is in beta')
+            hit[slot] = (Y.t() if transpose else Y).coalesce().to_sparse_csr()
+    return hit[slot]
+
+class _SparseProduct(torch.autograd.Function):
+    "$MB$ with $M$ = `X` or $X^T$ in CSR form; the gradient for the dense `B` multiplies by the other orientation."
+    @staticmethod
+    def forward(ctx, B, X, transpose):
+        ctx.X, ctx.transpose = X, transpose
+        return _sparse_csr(X, transpose) @ B
+    @staticmethod
+    def backward(ctx, G):
+        return _sparse_csr(ctx.X, not ctx.transpose) @ G.contiguous(), None, None
+
+def _sparse_product(X, B, transpose):
+    "$XB$ or $X^TB$ for a COO `X`; a COO `X` that requires grad keeps torch's own sparse product."
+    if X.requires_grad: return torch.sparse.mm(X.t() if transpose else X, B)
+    return _SparseProduct.apply(B, X, transpose)
+
 # %% ../nbs/17_inputs.ipynb #2aebdda3
 def xt_a(X, A) -> torch.Tensor:
     "$X^TA$ (n x k) for a dense or COO-sparse `X` (m x n) and a dense `A` (m x k)."
     if X.layout == torch.sparse_coo:
-        return torch.sparse.mm(X.t(), A)
+        return _sparse_product(X, A, True)
     return (A.T @ X).T          # (A^T X)^T runs about twice as fast as X^T A with X stored by rows
 
 def a_tx(A, X) -> torch.Tensor:
@@ -264,7 +303,7 @@ def a_tx(A, X) -> torch.Tensor:
 
 def x_st(X, S) -> torch.Tensor:
     "$XS^T$ (m x k) for a dense or COO-sparse `X` (m x n) and a dense `S` (k x n)."
-    return torch.sparse.mm(X, S.T) if X.layout == torch.sparse_coo else X @ S.T
+    return _sparse_product(X, S.T, False) if X.layout == torch.sparse_coo else X @ S.T
 
 def sq_norm(X) -> torch.Tensor:
     "$\\|X\\|_F^2$ for a dense or sparse COO tensor."

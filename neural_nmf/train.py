@@ -41,30 +41,39 @@ def _rel_sq_error(X, A, S, xx):
     tiny = torch.finfo(A.dtype).tiny
     return float(expanded_sq_residual(X, A, S, xx) / xx.clamp(min=tiny))
 
-def _hals(X, k, n_iter, tol, generator, xx):
-    "One HALS run from a random start; returns `(A, S, relative squared error)`."
+def _hals_start(X, k, generator, xx):
+    "A random HALS start `(A, S)`: uniform entries with $E[(AS)_{ij}] = k\\,\\mathrm{scale}^2/4 = \\mathrm{rms}(X)$."
     m, n = X.shape
-    # uniform entries of A and S with E[(AS)_ij] = k scale^2 / 4 = rms(X): the start scales like sqrt(X), so X -> cX
-    # gives the same run with A, S scaled by sqrt(c) (the start, hence the result, does not depend on the units of X)
+    # the start scales like sqrt(X), so X -> cX gives the same run with A, S scaled by sqrt(c) (the start, hence the
+    # result, does not depend on the units of X)
     scale = (4 * (xx / (m * n)).sqrt() / k).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
     A = torch.rand(m, k, generator=generator, dtype=X.dtype).to(X.device) * scale
     S = torch.rand(k, n, generator=generator, dtype=X.dtype).to(X.device) * scale
+    return A, S
+
+def _hals_sweep(X, At, S, tiny):
+    "One HALS sweep in place: every row of S, then every column of A (held as the rows of `At` = $A^T$), then unit columns."
+    k = S.shape[0]
+    AtX, AtA = a_tx(At.T, X), At @ At.T
+    for j in range(k):
+        S[j] = (S[j] + (AtX[j] - AtA[j] @ S) / AtA[j, j].clamp(min=tiny)).clamp(min=0)
+    SXt, SSt = x_st(X, S).T, S @ S.T
+    for j in range(k):
+        At[j] = (At[j] + (SXt[j] - SSt[j] @ At) / SSt[j, j].clamp(min=tiny)).clamp(min=0)
+    d = At.norm(dim=1).clamp(min=tiny)
+    At /= d[:, None]; S *= d[:, None]
+
+def _hals(X, At, S, xx, stop:int, tol, swept:int=0, prev=None):
+    "Continue a HALS run at sweep `swept` up to sweep `stop` or until the error stalls; returns `(error, swept, prev, stalled)`."
     tiny = torch.finfo(X.dtype).tiny
-    prev = None
-    for it in range(n_iter):
-        AtX, AtA = a_tx(A, X), A.T @ A
-        for j in range(k):
-            S[j] = (S[j] + (AtX[j] - AtA[j] @ S) / AtA[j, j].clamp(min=tiny)).clamp(min=0)
-        XSt, SSt = x_st(X, S), S @ S.T
-        for j in range(k):
-            A[:, j] = (A[:, j] + (XSt[:, j] - A @ SSt[:, j]) / SSt[j, j].clamp(min=tiny)).clamp(min=0)
-        d = A.norm(dim=0).clamp(min=tiny)
-        A /= d; S *= d[:, None]
-        if (it + 1) % 10 == 0:
-            err = _rel_sq_error(X, A, S, xx)
-            if prev is not None and prev - err < tol * max(prev, tiny): break
+    while swept < stop:
+        _hals_sweep(X, At, S, tiny)
+        swept += 1
+        if swept % 10 == 0:                      # every 10 sweeps: stop when the error improved by less than tol
+            err = _rel_sq_error(X, At.T, S, xx)
+            if prev is not None and prev - err < tol * max(prev, tiny): return err, swept, prev, True
             prev = err
-    return A, S, _rel_sq_error(X, A, S, xx)
+    return _rel_sq_error(X, At.T, S, xx), swept, prev, False
 
 def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         k:int,             # rank
@@ -72,6 +81,7 @@ def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         tol:float=1e-6,    # stop a run when its relative error improves by less than this over 10 sweeps
         generator=None,    # torch.Generator for the random starts
         restarts:int=1,    # independent random starts; the run with the lowest error is returned
+        race:int=None,     # with restarts > 1: sweeps every start runs before all but the best are dropped (None: none are)
         dtype=None, device=None):
     "Plain NMF $X\\approx AS$ ($A\\ge0$ m x k with unit columns, $S\\ge0$ k x n) by HALS, best of `restarts` runs; returns `(A, S)`."
     X = as_data(X, dtype=dtype, device=device)
@@ -80,18 +90,24 @@ def nmf(X,                 # (m, n) nonnegative data, dense or sparse
     k = int(k) if isinstance(k, np.integer) else k
     k = check_int(k, 'k', 1, m + 1, message=f"rank k={k!r} must be an integer between 1 and m={m}")
     restarts = check_int(restarts, 'restarts')
+    if race is not None: race = check_int(race, 'race', 0)
     xx = sq_norm(X)
-    best = None
+    stop = n_iter if race is None or restarts == 1 else min(race, n_iter)
+    runs = []
     for _ in range(restarts):
-        run = _hals(X, k, n_iter, tol, generator, xx)
-        if best is None or run[2] < best[2]: best = run
-    return best[0], best[1]
+        At, S = _hals_start(X, k, generator, xx)
+        At = At.T.contiguous()
+        runs.append((At, S, *_hals(X, At, S, xx, stop, tol)))
+    At, S, err, swept, prev, stalled = min(runs, key=lambda r: r[2])   # the best start (first of equals) runs on
+    if not stalled: _hals(X, At, S, xx, n_iter, tol, swept, prev)
+    return At.T.contiguous(), S
 
 def hierarchical_nmf(X,             # (m, n) nonnegative data (features x samples), dense or sparse
                      ranks,         # [k1, ..., kL], non-increasing
                      n_iter:int=200, tol:float=1e-6,
                      seed:int=None, generator=None, dtype=None, device=None,
-                     restarts:int=1):  # NMF runs per layer, the best one kept
+                     restarts:int=1,  # NMF runs per layer, the best one kept
+                     race:int=None):  # with restarts > 1, the starts race this many sweeps (see `nmf`)
     "Layer-wise NMF baseline: $X\\approx A_1S_1$, $S_1\\approx A_2S_2$, ...; returns `(A_list, S_list)`."
     X = as_data(X, dtype=dtype, device=device)
     check_nonnegative(X, 'hierarchical_nmf', _SIGNED)
@@ -101,7 +117,7 @@ def hierarchical_nmf(X,             # (m, n) nonnegative data (features x sample
     if generator is None and seed is not None: generator = torch.Generator().manual_seed(int(seed))
     As, Ss, S = [], [], X
     for k in ranks:
-        A, S = nmf(S, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts)
+        A, S = nmf(S, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race)
         As.append(A); Ss.append(S)
     return As, Ss
 
@@ -109,6 +125,7 @@ def hierarchical_nmf(X,             # (m, n) nonnegative data (features x sample
 def top_down_nmf(X,                # (m, n) nonnegative data (features x samples), dense or sparse
                  ranks,            # [k1, ..., kL], non-increasing
                  restarts:int=3,   # NMF runs of X per layer, the best one kept
+                 race:int=None,    # the starts race this many sweeps (see `nmf`)
                  n_iter:int=200, tol:float=1e-6,
                  seed:int=None, generator=None, dtype=None, device=None):
     "Top-down start: $W_l$ = best rank-$k_l$ NMF of X, $A_1=W_1$, $A_l=\\arg\\min_{A\\ge0}\\|W_l-A_1\\cdots A_{l-1}A\\|_F$; returns `[A_1, ..., A_L]`."
@@ -120,7 +137,7 @@ def top_down_nmf(X,                # (m, n) nonnegative data (features x samples
     if generator is None and seed is not None: generator = torch.Generator().manual_seed(int(seed))
     As, P = [], None
     for l, k in enumerate(ranks):
-        W, _ = nmf(X, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts)
+        W, _ = nmf(X, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race)
         A = W if P is None else lsqnonneg(P, W)
         Q = A if P is None else P @ A
         d = Q.norm(dim=0)
@@ -135,7 +152,8 @@ def top_down_nmf(X,                # (m, n) nonnegative data (features x samples
 
 # %% ../nbs/04_train.ipynb #803af457
 def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:int=100,
-               restarts:int=3):   # NMF runs per layer for 'topdown' (and 'nmf'), the best one kept
+               restarts:int=3,    # NMF runs per layer for 'topdown' (and 'nmf'), the best one kept
+               race:int=None):    # the restarts race this many sweeps, then only the leader runs on (see `nmf`)
     "Initialise `net`'s $A_i$ (and $B$) from X (m x n): 'topdown', 'nmf' (hierarchical NMF), 'random' or a list of matrices."
     p = net.layers[0].A
     X = as_data(X, dtype=p.dtype, device=p.device)
@@ -147,10 +165,11 @@ def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:i
                 layer.init_from_data(S, generator=generator)
                 S = layer(S, checked=True)
         elif isinstance(init, str) and init in ('topdown', 'top_down'):
-            As = top_down_nmf(X, net.depth_info[1:], restarts=restarts, n_iter=nmf_iter, generator=generator)
+            As = top_down_nmf(X, net.depth_info[1:], restarts=restarts, n_iter=nmf_iter, generator=generator, race=race)
             for layer, A in zip(net.layers, As): layer.A.copy_(A)
         elif isinstance(init, str) and init in ('nmf', 'hierarchical_nmf'):
-            As, _ = hierarchical_nmf(X, net.depth_info[1:], n_iter=nmf_iter, generator=generator, restarts=restarts)
+            As, _ = hierarchical_nmf(X, net.depth_info[1:], n_iter=nmf_iter, generator=generator, restarts=restarts,
+                                     race=race)
             for layer, A in zip(net.layers, As): layer.A.copy_(A)
         elif isinstance(init, (list, tuple)):
             if len(init) != net.depth: raise ValueError(f"init has {len(init)} matrices, the network has {net.depth} layers")
@@ -316,12 +335,16 @@ class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
         self.project = project
         self.state['line_search'] = dict(t=None, first_try=False)   # the last accepted step; was it the first trial?
 
+    def directions(self, grads, old, closure) -> list:
+        "The search direction of every block at the point `old`: $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$ (a subclass may scale them otherwise)."
+        return [(float((o * o).sum()) or 1.0) * g for o, g in zip(old, grads)]
+
     def step(self, closure, loss:float) -> dict:
         "One step from the current point (gradients in `.grad`, `loss` its value; `closure()` evaluates the loss where it is called); returns `dict(lr, backtracks, accepted)`."
         params, st = self.param_groups[0]['params'], self.state['line_search']
         grads = [p.grad for p in params]
         old = [p.detach().clone() for p in params]
-        dirs = [(float((o * o).sum()) or 1.0) * g for o, g in zip(old, grads)]   # block scaling ||theta_g||^2
+        dirs = self.directions(grads, old, closure)
         if st['t'] is None:                                                    # first trial: 10% relative change
             dn = math.sqrt(sum(float((v * v).sum()) for v in dirs))
             pn = math.sqrt(sum(float((o * o).sum()) for o in old))
