@@ -14,7 +14,7 @@ Data sets (features x documents for neural-nmf, transposed for scikit-learn):
   20news     the shipped 20 Newsgroups tf-idf sample (words x 200 documents), rank 10
   sparse     a 20 Newsgroups-like sparse tf-idf shape, 30,000 x 10,000 with 0.2% nonzeros, rank 20
 
-    python bench/bench_vs_sklearn.py               # all three, 1 thread
+    python bench/bench_vs_sklearn.py               # all three, 1 thread (torch and numpy's BLAS alike)
     python bench/bench_vs_sklearn.py --quick       # smaller sizes, a smoke run
     python bench/bench_vs_sklearn.py --out bench/results/bench_vs_sklearn.md
 """
@@ -114,6 +114,8 @@ def main():
     ap.add_argument('--out', default=None, help='also write the table (markdown) to this file')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    from threadpoolctl import threadpool_limits      # installed with scikit-learn
+    threadpool_limits(a.threads)                     # numpy's BLAS (scikit-learn's solvers) as many threads as torch
     sets = {'dense': (lambda: dense_data(*((400, 200) if a.quick else ())), 20),
             '20news': (news_data, 10),
             'sparse': (lambda: sparse_data(*((3000, 1000) if a.quick else ())), 20)}

@@ -171,9 +171,25 @@ class _Factor:
         s = ~ok[starts[self.part] + self.pos]
         return s if self.inv is None else s[self.inv]
 
+    def subset(self, cols):
+        "A `_Factor` for the columns `cols` alone, holding only the blocks they use: the others can be freed."
+        ref = cols if self.inv is None else self.inv[cols]               # the distinct set of every column
+        part, pos = self.part[ref], self.pos[ref]
+        sub = object.__new__(_Factor)
+        sub.first = sub.inv = sub.rows = None                             # blocks may be shared: no fast path
+        sub.n, sub.parts = cols.numel(), []
+        sub.part, sub.pos = torch.empty_like(part), torch.empty_like(pos)
+        for b, stored in enumerate(self.parts):
+            sel = torch.nonzero(part == b).flatten()
+            if sel.numel() == 0: continue
+            used, where = torch.unique(pos[sel], return_inverse=True)    # each block used, once
+            sub.parts.append(tuple(torch.index_select(t, 0, used) for t in stored))
+            sub.part[sel], sub.pos[sel] = len(sub.parts) - 1, where
+        return sub
+
     def solve(self, rhs, cols=None):
         "Solve $G_{FF} x_F = r_F$ for the columns `cols` (indices; all when None); `rhs` has one row per column, zero off F."
-        if self.inv is None and cols is None:                  # every column has its own block: buckets are known
+        if self.inv is None and self.rows is not None and cols is None:   # every column has its own block, in order
             if len(self.parts) == 1:
                 return _apply_factor(*self.parts[0], None, rhs)
             out = torch.empty_like(rhs)
@@ -225,6 +241,8 @@ class _Solvers:
         self.n, self.device, self.pieces = n, device, []
 
     def add(self, cols, fac, local=None):
+        "Keep the factors of the columns `cols`, which are the columns `local` of `fac` (all of them when None)."
+        if local is not None: fac, local = fac.subset(local), None     # only their blocks: the rest of `fac` can go
         self.pieces.append((cols, fac, local))
 
     def solve(self, rhs):
@@ -399,7 +417,10 @@ class _LsqnonnegFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, X, init, tol, max_iter, info_out):
         keep = (A.requires_grad or X.requires_grad)
-        S, state, info = _solve_nnls(A.detach(), X.detach(), init, tol, max_iter, keep_factors=keep)
+        # a sparse X goes in as the caller's own tensor (it never requires grad: refused above), so that the products
+        # with it find the CSR copies cached for it (Inputs page) instead of making new ones at every call
+        Xin = X if X.layout == torch.sparse_coo else X.detach()
+        S, state, info = _solve_nnls(A.detach(), Xin, init, tol, max_iter, keep_factors=keep)
         info_out.update(info)
         ctx.state = state
         ctx.save_for_backward(A, X, S)
