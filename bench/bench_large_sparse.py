@@ -165,14 +165,17 @@ def main(argv=None):
         print(f'  done: {r["name"]}', file=sys.stderr, flush=True)
     sys.stderr.flush()
     print()
-    print('| configuration | nnz | first epoch s | later epochs s | s / epoch (wall) | peak RSS (MB) | GPU peak (MB) | loss start | loss end (full data) | finite |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+    gpu = any('gpu_peak_mb' in r for r in rows)                # the GPU column only when there are GPU rows
+    print('| configuration | nnz | first epoch s | later epochs s | s / epoch (wall) | peak RSS (MB) | '
+          + ('GPU peak (MB) | ' if gpu else '') + 'loss start | loss end (full data) | finite |')
+    print('|---|---:|---:|---:|---:|---:|' + ('---:|' if gpu else '') + '---:|---:|---|')
     for r in rows:
         if 'error' in r:
-            print(f'| {r["name"]} | | | | | | | | FAILED: {r["error"]} | |'); continue
+            print(f'| {r["name"]} | | | | | |' + (' |' if gpu else '') + f' | FAILED: {r["error"]} | |'); continue
         f = lambda k, fmt: (format(r[k], fmt) if k in r else '')
         print(f'| {r["name"]} | {r["nnz"]:,} | {f("first_s", ".2f")} | {f("later_s", ".2f")} | {f("s_per_epoch", ".2f")} | '
-              f'{f("peak_mb", ".0f")} | {f("gpu_peak_mb", ".0f")} | {f("loss0", ".6f")} | {f("loss", ".6f")} | {r.get("finite", "")} |')
+              f'{f("peak_mb", ".0f")} | ' + (f'{f("gpu_peak_mb", ".0f")} | ' if gpu else '')
+              + f'{f("loss0", ".6f")} | {f("loss", ".6f")} | {r.get("finite", "")} |')
     full = next((r for r in rows if r['name'] == 'full-batch float64' and 'loss' in r), None)
     mini = next((r for r in rows if r['name'].startswith('mini-batch') and 'cuda' not in r['name'] and 'loss' in r), None)
     dense_gb = m * n * 8 / 1e9

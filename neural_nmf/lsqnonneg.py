@@ -125,6 +125,20 @@ def _masked(Gp, idx, counts):
     return rows.gather(2, ip[:, None, :].expand(n, p, p))
 
 
+_CHUNK_BYTES = 1 << 26   # 64 MB: the most a batch of blocks may take at once while it is gathered and factorised
+
+def _factorise_blocks(Gp, idx, counts, k):
+    "`_factorise(_masked(Gp, idx, counts), k)`, a chunk of rows at a time so that the gathered rows stay small."
+    n, p = idx.shape
+    step = max(1, _CHUNK_BYTES // (p * 2 * k * Gp.element_size()))   # _masked gathers (rows, p, 2k) first
+    if n <= step: return _factorise(_masked(Gp, idx, counts), k)
+    L = torch.empty(n, p, p, dtype=Gp.dtype, device=Gp.device).mT    # the layout cholesky_ex gives: same solves after
+    ok = torch.empty(n, dtype=torch.bool, device=Gp.device)
+    for s in range(0, n, step):
+        L[s:s + step], ok[s:s + step] = _factorise(_masked(Gp, idx[s:s + step], counts[s:s + step]), k)
+    return L, ok
+
+
 def _factorise(M, k):
     "(solvers, is-Cholesky flags) of the SPD blocks `M` (b, p, p): Cholesky factors, or pseudo-inverses of singular blocks."
     L, info = torch.linalg.cholesky_ex(M)
@@ -159,7 +173,7 @@ class _Factor:
         self.rows = _buckets(counts, k)
         for b, (rows, p) in enumerate(self.rows):
             idx = torch.index_select(order, 0, rows)[:, :p].contiguous()
-            self.parts.append((idx, *_factorise(_masked(Gp, idx, counts[rows]), k)))
+            self.parts.append((idx, *_factorise_blocks(Gp, idx, counts[rows], k)))
             self.part[rows] = b
             self.pos[rows] = torch.arange(rows.numel(), device=F.device)
         self.n = n
