@@ -99,7 +99,7 @@ def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         At = At.T.contiguous()
         runs.append((At, S, *_hals(X, At, S, xx, stop, tol)))
     At, S, err, swept, prev, stalled = min(runs, key=lambda r: r[2])   # the best start (first of equals) runs on
-    if not stalled: _hals(X, At, S, xx, n_iter, tol, swept, prev)
+    if not stalled and swept < n_iter: _hals(X, At, S, xx, n_iter, tol, swept, prev)
     return At.T.contiguous(), S
 
 def hierarchical_nmf(X,             # (m, n) nonnegative data (features x samples), dense or sparse
