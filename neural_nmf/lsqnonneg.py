@@ -125,12 +125,17 @@ def _masked(Gp, idx, counts):
     return rows.gather(2, ip[:, None, :].expand(n, p, p))
 
 
-_CHUNK_BYTES = 1 << 26   # 64 MB: the most a batch of blocks may take at once while it is gathered and factorised
+_CHUNK_BYTES = 1 << 24   # 16 MB: the most a batch of blocks may take at once while it is gathered and factorised
+_HOLD_BYTES = 1 << 25    # 32 MB: an iteration's factors larger than this are used a chunk at a time, not held
+
+def _chunk_rows(p, k, Gp):
+    "How many blocks of padded size `p` are gathered and factorised at once: `_masked` gathers (rows, p, 2k) first."
+    return max(1, _CHUNK_BYTES // (p * 2 * k * Gp.element_size()))
 
 def _factorise_blocks(Gp, idx, counts, k):
     "`_factorise(_masked(Gp, idx, counts), k)`, a chunk of rows at a time so that the gathered rows stay small."
     n, p = idx.shape
-    step = max(1, _CHUNK_BYTES // (p * 2 * k * Gp.element_size()))   # _masked gathers (rows, p, 2k) first
+    step = _chunk_rows(p, k, Gp)
     if n <= step: return _factorise(_masked(Gp, idx, counts), k)
     L = torch.empty(n, p, p, dtype=Gp.dtype, device=Gp.device).mT    # the layout cholesky_ex gives: same solves after
     ok = torch.empty(n, dtype=torch.bool, device=Gp.device)
@@ -161,22 +166,41 @@ class _Factor:
     Columns with equal passive sets share one factorisation. Each distinct set is factorised as its own block
     $G_{FF}$, gathered into a small dense matrix (padded to a common size per bucket of similar set sizes), so the
     cost follows $|F|$ rather than $k$. Singular blocks get the pseudo-inverse."""
-    def __init__(self, G, F, group=True):
+    def __init__(self, G, F, group=True, rhs=None):
         n, k = F.shape
         self.first, self.inv = _group(F) if group else (None, None)
         Fu = F if self.first is None else F[self.first]
-        self.parts, nu = [], Fu.shape[0]
+        nu = Fu.shape[0]
         self.part = torch.empty(nu, dtype=torch.long, device=F.device)   # bucket of every distinct set
         self.pos = torch.empty(nu, dtype=torch.long, device=F.device)    # and its place in that bucket
         counts, order = Fu.sum(1), _passive_first(Fu)
-        Gp = torch.block_diag(G, torch.eye(k, dtype=G.dtype, device=G.device))
-        self.rows = _buckets(counts, k)
+        self.Gp, self.k, self.n = torch.block_diag(G, torch.eye(k, dtype=G.dtype, device=G.device)), k, n
+        self.rows, self.blocks = _buckets(counts, k), []                  # blocks: (passive-first order, set size)
         for b, (rows, p) in enumerate(self.rows):
-            idx = torch.index_select(order, 0, rows)[:, :p].contiguous()
-            self.parts.append((idx, *_factorise_blocks(Gp, idx, counts[rows], k)))
+            self.blocks.append((torch.index_select(order, 0, rows)[:, :p].contiguous(), counts[rows]))
             self.part[rows] = b
             self.pos[rows] = torch.arange(rows.numel(), device=F.device)
-        self.n = n
+        size = sum(idx.numel() * idx.shape[1] for idx, _ in self.blocks) * G.element_size()
+        self.held = rhs is None or size <= _HOLD_BYTES                   # large factors with a right-hand side: not held
+        self.parts = [(idx, *_factorise_blocks(self.Gp, idx, c, k)) for idx, c in self.blocks] if self.held else None
+        self.x = None if rhs is None else self.solve(rhs) if self.held else self._solve_in_chunks(rhs)
+
+    def _solve_in_chunks(self, rhs):
+        "`solve(rhs)` with every chunk of blocks factorised, used and dropped: the factors are never all in memory."
+        out = torch.empty_like(rhs)
+        own = self.inv is None                                            # every column has its own block
+        if not own: part, pos = self.part[self.inv], self.pos[self.inv]  # the block of every column
+        for b, ((rows, p), (idx, c)) in enumerate(zip(self.rows, self.blocks)):
+            step, one = _chunk_rows(p, self.k, self.Gp), rows.numel() == 1
+            for s in range(0, rows.numel(), step):
+                L, ok = _factorise(_masked(self.Gp, idx[s:s + step], c[s:s + step]), self.k)
+                if own: cols, at = rows[s:s + step], None
+                else:
+                    cols = torch.nonzero((part == b) & (pos >= s) & (pos < s + step)).flatten()
+                    at = torch.index_select(pos, 0, cols) - s
+                x = _apply_factor(idx[s:s + step], L, ok, at, torch.index_select(rhs, 0, cols), one)
+                out.index_copy_(0, cols, x)
+        return out
 
     def singular(self):
         "Boolean (n,): which columns have a singular block $G_{FF}$ (solved with the pseudo-inverse)."
@@ -186,18 +210,23 @@ class _Factor:
         return s if self.inv is None else s[self.inv]
 
     def subset(self, cols):
-        "A `_Factor` for the columns `cols` alone, holding only the blocks they use: the others can be freed."
+        "A `_Factor` for the columns `cols` alone, holding only the blocks they use (factorised again if they were not held)."
         ref = cols if self.inv is None else self.inv[cols]               # the distinct set of every column
         part, pos = self.part[ref], self.pos[ref]
         sub = object.__new__(_Factor)
         sub.first = sub.inv = sub.rows = None                             # blocks may be shared: no fast path
-        sub.n, sub.parts = cols.numel(), []
+        sub.n, sub.parts, sub.held = cols.numel(), [], True
         sub.part, sub.pos = torch.empty_like(part), torch.empty_like(pos)
-        for b, stored in enumerate(self.parts):
+        for b in range(len(self.parts) if self.held else len(self.rows)):
             sel = torch.nonzero(part == b).flatten()
             if sel.numel() == 0: continue
             used, where = torch.unique(pos[sel], return_inverse=True)    # each block used, once
-            sub.parts.append(tuple(torch.index_select(t, 0, used) for t in stored))
+            if self.held:
+                sub.parts.append(tuple(torch.index_select(t, 0, used) for t in self.parts[b]))
+            else:                                                         # factorised again, the same way
+                idx, c = (torch.index_select(t, 0, used) for t in self.blocks[b])
+                L, ok = _factorise_blocks(self.Gp, idx, c, self.k)
+                sub.parts.append((idx, L.contiguous(), ok))               # the layout index_select gives
             sub.part[sel], sub.pos[sel] = len(sub.parts) - 1, where
         return sub
 
@@ -228,9 +257,9 @@ def _chol_solve(L, r):
     return torch.linalg.solve_triangular(L.mT, torch.linalg.solve_triangular(L, r, upper=False), upper=True)
 
 
-def _apply_factor(idx, mats, chol, pos, rhs):
+def _apply_factor(idx, mats, chol, pos, rhs, single=None):
     "Solve with the stored blocks `pos` (one per row of `rhs`; None: block j for row j): gather, solve, scatter back."
-    if mats.shape[0] == 1 and bool(chol[0]):                     # one block for all: a single multi-RHS solve
+    if (mats.shape[0] == 1 if single is None else single) and bool(chol[0]):   # one block for all: one multi-RHS solve
         x = torch.cholesky_solve(rhs[:, idx[0]].T, mats[0]).T
         return torch.zeros_like(rhs).index_copy_(1, idx[0], x)
     if pos is not None:
@@ -310,9 +339,9 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
     iters, pivots, group = 0, 0, True
     while act.numel() > 0 and iters < max_iter:
         iters += 1
-        fac = _Factor(G, Fa, group)
+        fac = _Factor(G, Fa, group, torch.where(Fa, b, 0))
         group = fac.first is not None                              # group next time only if sets repeated now
-        x = fac.solve(torch.where(Fa, b, 0))                       # x_F = G_FF^{-1} b_F, zero off F
+        x = fac.x                                                  # x_F = G_FF^{-1} b_F, zero off F
         y = x @ G - b                                              # dual variable (G is symmetric), used off F
         scale = tol * torch.maximum(xa, x.abs().amax(1))[:, None]
         infeas = torch.where(Fa, x, y) < -scale                    # x_F < 0 or y off F < 0
@@ -322,7 +351,7 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
             S[act] = x.clamp_min(0)
             Fout[act] = Fa
             if keep_factors:
-                solvers.add(act, fac)
+                solvers.add(act, fac if fac.held else _Factor(G, Fa, fac.first is not None))   # held: as kept before
             act = act[:0]
             break
         any_done = bool(done.any())

@@ -258,6 +258,7 @@ class Objective:
     def __call__(self) -> float:
         "Forward pass and loss parts at the current parameters (kept in `.out`, `.parts`); returns the loss."
         self.supports = [l._support for l in self.net.layers]       # the warm starts this forward pass begins from
+        self.out = self.parts = None                                # the last graph (and its factors) goes first
         self.out = self.net(self.X)
         return self._parts()
 
