@@ -35,6 +35,17 @@ def project_unit_columns(A) -> torch.Tensor:
         out[A[:, dead].argmax(0), dead.nonzero().flatten()] = 1
     return out
 
+def _project_unit_columns_(A) -> torch.Tensor:
+    "`project_unit_columns(A)` written into `A` itself (no gradient): one temporary of A's size instead of two."
+    d = A.clamp(min=0).norm(dim=0)
+    dead = d == 0
+    hot = A[:, dead].argmax(0) if bool(dead.any()) else None     # taken before A is overwritten
+    A.clamp_(min=0).div_(torch.where(d > 0, d, torch.ones_like(d)))
+    if hot is not None:
+        A[:, dead] = 0
+        A[hot, dead.nonzero().flatten()] = 1
+    return A
+
 def check_depth_info(depth_info) -> list:
     "Validate `[m, k1, ..., kL]` (positive ints, non-increasing ranks) and return it as a list of ints."
     if isinstance(depth_info, (str, bytes)) or not hasattr(depth_info, '__len__'):
@@ -116,7 +127,7 @@ class NMFNetwork(nn.Module):
         "Project in place onto $A_i\\ge0$ and, with `unit_columns`, unit-norm columns in $A_1,\\dots,A_{L-1}$."
         with torch.no_grad():
             for i, A in enumerate(self.A):
-                if unit_columns and i < self.depth - 1: A.copy_(project_unit_columns(A))
+                if unit_columns and i < self.depth - 1: _project_unit_columns_(A)
                 else: A.clamp_(min=0)
         return self
 

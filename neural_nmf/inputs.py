@@ -260,6 +260,21 @@ def _forget(key):
     "Drop the cached copies of a tensor that no longer exists."
     return lambda ref: _CSR_CACHE.pop(key, None)
 
+def _to_csr(X, transpose:bool=False) -> torch.Tensor:
+    "CSR form of the COO tensor `X` (of $X^T$ with `transpose`), sharing X's values where the order allows; 32-bit indices on the CPU."
+    Y = X.detach().coalesce()                                      # no copy when X is coalesced: entries by row, then column
+    (r, c), v = Y._indices(), Y._values()
+    m, nc = (Y.shape[1], Y.shape[0]) if transpose else tuple(Y.shape)
+    if transpose:                                                  # by column: a stable sort keeps each column's rows in order
+        order = torch.sort(c, stable=True).indices
+        cols, vals = torch.index_select(r, 0, order), torch.index_select(v, 0, order)
+    else:
+        cols, vals = c, v                                          # X's own values: no copy
+    itype = torch.int32 if X.device.type == 'cpu' and max(m, nc, v.numel()) < 2**31 else torch.int64
+    crow = torch.zeros(m + 1, dtype=itype, device=X.device)
+    crow[1:] = torch.bincount(c if transpose else r, minlength=m).cumsum(0)
+    return torch.sparse_csr_tensor(crow, cols.to(itype), vals, (m, nc), check_invariants=False)   # valid by construction
+
 def _sparse_csr(X, transpose:bool=False) -> torch.Tensor:
     "The CSR form of the COO tensor `X` (of $X^T$ with `transpose`), made once and reused while `X` lives unchanged."
     key = id(X)
@@ -269,10 +284,9 @@ def _sparse_csr(X, transpose:bool=False) -> torch.Tensor:
         _CSR_CACHE[key] = hit
     slot = 3 if transpose else 2
     if hit[slot] is None:
-        Y = X.detach()
         with warnings.catch_warnings():   # torch calls its CSR support "beta" at every conversion
             warnings.filterwarnings('ignore', message='Sparse CSR tensor support is in beta')
-            hit[slot] = (Y.t() if transpose else Y).coalesce().to_sparse_csr()
+            hit[slot] = _to_csr(X, transpose)
     return hit[slot]
 
 class _SparseProduct(torch.autograd.Function):

@@ -410,6 +410,7 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
     An = A / d
     G = An.T @ An
     B = xt_a(X, An)                                    # (n, k): row j is (A~^T x_j)^T
+    del An                                             # an m x k copy: made again for the rare scipy fallback
     if not bool(torch.isfinite(B).all()):              # the NaN/inf check rides on the one pass over X
         vals = _values(X)
         if not bool(torch.isfinite(vals).all()):
@@ -434,7 +435,7 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
     check = 10 * math.sqrt(torch.finfo(dtype).eps)
     bad = torch.unique(torch.cat([bad, torch.nonzero(res > check).flatten()]))
     if bad.numel() > 0:
-        Sb = _scipy_columns(An, X, bad)
+        Sb = _scipy_columns(A / d, X, bad)
         S[bad] = Sb
         F[bad] = Sb > 0
         if keep_factors:
