@@ -486,8 +486,7 @@ class _LsqnonnegFunction(torch.autograd.Function):
         W = (torch.where(F, wt, 0) / d).T                                    # (k, n), zero off the supports
         gA = gX = None
         if ctx.needs_input_grad[0]:
-            XWt = x_st(X, W)
-            gA = XWt - A @ (S @ W.T + W @ S.T)        # = R W^T - A W S^T with R = X - A S
+            gA = x_st(X, W).sub_(A @ (S @ W.T + W @ S.T))   # = R W^T - A W S^T with R = X - A S
         if ctx.needs_input_grad[1]:
             gX = A @ W
         return gA, gX, None, None, None, None

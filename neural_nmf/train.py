@@ -353,7 +353,7 @@ class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
         def accept(t):
             _move(params, old, dirs, t, self.project)
             f = closure()
-            dec = sum(float((g * (p.detach() - o)).sum()) for g, p, o in zip(grads, params, old))
+            dec = sum(float((p.detach() - o).mul_(g).sum()) for g, p, o in zip(grads, params, old))   # one temporary
             return math.isfinite(f) and f <= loss + 1e-4 * dec
         t, k, ok = backtrack(accept, st['t'] * (2.0 if st['first_try'] else 1.0), self.param_groups[0]['max_backtracks'])
         st['first_try'] = k == 0
@@ -813,6 +813,7 @@ def train(net:NMFNetwork,       # the network; trained in place
         net, obj, init, seed, resume, optimizer, lr, safeguard, max_backtracks, record_every, max_snapshots)
     decay = None if lr_decay == 1 or isinstance(rule, LineSearchGD) else ExponentialLR(rule, lr_decay)
     run = Run(net, obj, rule, classifier, params, history, ck, epoch, _callbacks(tol, verbose, progress, epoch, callbacks))
+    del ck                                                    # run.checkpoint moves on; this one holds a copy of every parameter
     try:
         run('before_fit')
         run.prev_loss = _start(run, b_warmup)
