@@ -320,7 +320,9 @@ class _PlainBookkeeping:
 def _move(params, old, dirs, t, project):
     "Set every parameter to `old - t * dir`, then project."
     with torch.no_grad():
-        for p, o, d in zip(params, old, dirs): p.copy_(o - t * d)
+        for p, o, d in zip(params, old, dirs):
+            step = d * t
+            p.copy_(torch.sub(o, step, out=step))     # o - t d, with one temporary
     project()
 
 def _back(params, old, closure):
@@ -340,11 +342,11 @@ class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
         "The search direction of every block at the point `old`: $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$ (a subclass may scale them otherwise)."
         return [(float((o * o).sum()) or 1.0) * g for o, g in zip(old, grads)]
 
-    def step(self, closure, loss:float) -> dict:
-        "One step from the current point (gradients in `.grad`, `loss` its value; `closure()` evaluates the loss where it is called); returns `dict(lr, backtracks, accepted)`."
+    def step(self, closure, loss:float, start:list=None) -> dict:
+        "One step from the current point (gradients in `.grad`, `loss` its value; `closure()` evaluates the loss where it is called); returns `dict(lr, backtracks, accepted)`. `start`: copies of the parameters' current values, read and never written (made here when None)."
         params, st = self.param_groups[0]['params'], self.state['line_search']
         grads = [p.grad for p in params]
-        old = [p.detach().clone() for p in params]
+        old = [p.detach().clone() for p in params] if start is None else start
         dirs = self.directions(grads, old, closure)
         if st['t'] is None:                                                    # first trial: 10% relative change
             dn = math.sqrt(sum(float((v * v).sum()) for v in dirs))
@@ -749,13 +751,24 @@ def _start(run, b_warmup):
     _commit(run)                                              # the starting point (after the warm-up of B)
     return f0
 
+def _accepted_copies(run):
+    "The last accepted point's copies of the stepped parameters, when they still equal the parameters (the line search needs no copies of its own), else None."
+    ck = run.checkpoint
+    if ck is None: return None
+    saved = dict(zip(map(id, run.net.parameters()), ck.params))
+    copies = [saved.get(id(p)) for p in run.params]
+    same = all(c is not None and c.shape == p.shape and c.dtype == p.dtype and c.device == p.device and
+               torch.equal(c, p.detach()) for c, p in zip(copies, run.params))
+    return copies if same else None
+
 def _step(run, b_steps, scheduler):
     "One epoch's update: gradients, the step of the $A_i$ (and $B$), then `b_steps` steps of $B$ alone; returns the step's record."
     obj = run.objective
     run.grads = obj.gradients(run.params)
     run('after_grads')
     for p, g in zip(run.params, run.grads): p.grad = g
-    info = run.rule.step(obj, run.prev_loss)
+    start = _accepted_copies(run) if type(run.rule).step is LineSearchGD.step else None   # a step that takes them
+    info = run.rule.step(obj, run.prev_loss) if start is None else run.rule.step(obj, run.prev_loss, start)
     for p in run.params: p.grad = None
     if b_steps is not None:
         info['backtracks_B'] = run.classifier.step(obj.classifier_term(), b_steps)
