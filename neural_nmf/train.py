@@ -339,7 +339,7 @@ class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
         self.state['line_search'] = dict(t=None, first_try=False)   # the last accepted step; was it the first trial?
 
     def directions(self, grads, old, closure) -> list:
-        "The search direction of every block at the point `old`: $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$ (a subclass may scale them otherwise)."
+        "The search direction of every block at the point `old` (read, never written: it may be the run's last accepted point): $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$ (a subclass may scale them otherwise)."
         return [(float((o * o).sum()) or 1.0) * g for o, g in zip(old, grads)]
 
     def step(self, closure, loss:float, start:list=None) -> dict:
