@@ -41,6 +41,14 @@ def _rel_sq_error(X, A, S, xx):
     tiny = torch.finfo(A.dtype).tiny
     return float(expanded_sq_residual(X, A, S, xx) / xx.clamp(min=tiny))
 
+def _at_x(At, X):
+    "$A^TX$ (k x n) from `At` $=A^T$ (k x m): a dense X is read in its own row-major layout (twice as fast as $(X^TA)^T$)."
+    return a_tx(At.T, X) if X.layout == torch.sparse_coo else At @ X
+
+def _s_xt(S, X):
+    "$SX^T$ (k x m), the rows of $(XS^T)^T$: for a dense X one product in X's layout."
+    return x_st(X, S).T if X.layout == torch.sparse_coo else S @ X.T
+
 def _hals_start(X, k, generator, xx):
     "A random HALS start `(A, S)`: uniform entries with $E[(AS)_{ij}] = k\\,\\mathrm{scale}^2/4 = \\mathrm{rms}(X)$."
     m, n = X.shape
@@ -51,37 +59,75 @@ def _hals_start(X, k, generator, xx):
     S = torch.rand(k, n, generator=generator, dtype=X.dtype).to(X.device) * scale
     return A, S
 
-def _hals_sweep(X, At, S, tiny):
-    "One HALS sweep in place: every row of S, then every column of A (held as the rows of `At` = $A^T$), then unit columns."
-    k = S.shape[0]
-    AtX, AtA = a_tx(At.T, X), At @ At.T
-    for j in range(k):
-        S[j] = (S[j] + (AtX[j] - AtA[j] @ S) / AtA[j, j].clamp(min=tiny)).clamp(min=0)
-    SXt, SSt = x_st(X, S).T, S @ S.T
-    for j in range(k):
-        At[j] = (At[j] + (SXt[j] - SSt[j] @ At) / SSt[j, j].clamp(min=tiny)).clamp(min=0)
-    d = At.norm(dim=1).clamp(min=tiny)
-    At /= d[:, None]; S *= d[:, None]
+def _leading_svd(X, k, power:int=2):
+    "Leading `k` singular triplets `(U, s, Vh)` of X by a randomized range finder (fixed seed, `power` power iterations)."
+    m, n = X.shape
+    g = torch.Generator(device=X.device).manual_seed(0)
+    G = torch.randn(min(k + 10, m, n), n, generator=g, dtype=X.dtype, device=X.device)
+    Q = torch.linalg.qr(_s_xt(G, X).T).Q                     # (m, l): an orthonormal basis of X G^T
+    for _ in range(power):                                   # then of (X X^T)^i X G^T
+        Q = torch.linalg.qr(_s_xt(_at_x(Q.T.contiguous(), X), X).T).Q
+    Ub, s, Vh = torch.linalg.svd(_at_x(Q.T.contiguous(), X), full_matrices=False)
+    return Q @ Ub[:, :k], s[:k], Vh[:k]
 
-def _hals(X, At, S, xx, stop:int, tol, swept:int=0, prev=None):
-    "Continue a HALS run at sweep `swept` up to sweep `stop` or until the error stalls; returns `(error, swept, prev, stalled)`."
+def _svd_start(X, k, xx):
+    "The NNDSVD start `(A, S)`: for each leading singular pair of X, the larger of its positive and negative parts."
+    m, n = X.shape
+    U, s, V = _leading_svd(X, k)
     tiny = torch.finfo(X.dtype).tiny
-    while swept < stop:
-        _hals_sweep(X, At, S, tiny)
-        swept += 1
-        if swept % 10 == 0:                      # every 10 sweeps: stop when the error improved by less than tol
-            err = _rel_sq_error(X, At.T, S, xx)
-            if prev is not None and prev - err < tol * max(prev, tiny): return err, swept, prev, True
-            prev = err
-    return _rel_sq_error(X, At.T, S, xx), swept, prev, False
+    up, un, vp, vn = U.clamp(min=0), (-U).clamp(min=0), V.clamp(min=0), (-V).clamp(min=0)
+    nup, nun, nvp, nvn = up.norm(dim=0), un.norm(dim=0), vp.norm(dim=1), vn.norm(dim=1)
+    pos = nup * nvp >= nun * nvn                             # which part carries more of u v^T
+    u = torch.where(pos, up / nup.clamp(min=tiny), un / nun.clamp(min=tiny))
+    v = torch.where(pos[:, None], vp / nvp.clamp(min=tiny)[:, None], vn / nvn.clamp(min=tiny)[:, None])
+    sig = (s * torch.where(pos, nup * nvp, nun * nvn)).sqrt()
+    A, S = torch.zeros(m, k, dtype=X.dtype, device=X.device), torch.zeros(k, n, dtype=X.dtype, device=X.device)
+    r = s.shape[0]                                           # min(m, n) < k leaves k - r components without a pair
+    A[:, :r], S[:r] = u * sig, v * sig[:, None]
+    dead = A.norm(dim=0) * S.norm(dim=1) == 0                # no signal in a pair (rank-deficient X): a flat topic,
+    A[:, dead] = m ** -0.5                                   # which HALS can still move
+    S[dead] = 0
+    return A, S
+
+def _hals_sweep(X, At, S, xx, AtA, tiny):
+    "One HALS sweep in place (every row of S, then every column of A, held as the rows of `At`; then unit columns), given `AtA` $=A^TA$; returns $\\|X-AS\\|_F^2/\\|X\\|_F^2$ after it and the new $A^TA$."
+    k, St, A = S.shape[0], S.T, At.T                         # St, A: views, so every row update sees the ones before it
+    AtX = _at_x(At, X)
+    inv = 1 / AtA.diagonal().clamp(min=tiny)
+    for j in range(k):                                        # s_j <- max(0, s_j + (a_j^T X - a_j^T A S) / a_j^T a_j)
+        S[j].addcmul_(torch.addmv(AtX[j], St, AtA[j], alpha=-1), inv[j]).clamp_(min=0)
+    SXt, SSt = _s_xt(S, X), S @ S.T
+    inv = 1 / SSt.diagonal().clamp(min=tiny)
+    for j in range(k):                                        # a_j <- max(0, a_j + (X s_j - A S s_j) / s_j^T s_j)
+        At[j].addcmul_(torch.addmv(SXt[j], A, SSt[j], alpha=-1), inv[j]).clamp_(min=0)
+    AtA = At @ At.T
+    err = xx - 2 * (SXt * At).sum() + (AtA * SSt).sum()      # from the sweep's own products: no pass over X
+    d = At.norm(dim=1).clamp(min=tiny)                        # unit columns; A^T A follows without another product
+    At /= d[:, None]; S *= d[:, None]
+    return float(err / xx.clamp(min=tiny)), AtA / (d[:, None] * d[None, :])
+
+def _hals(X, run:dict, xx, stop:int, tol) -> dict:
+    "Continue the HALS `run` (`At`, `S`, `AtA`, its errors so far `errs`) up to sweep `stop` or until the error stalls."
+    tiny, errs = torch.finfo(X.dtype).tiny, run['errs']
+    while len(errs) < stop and not run['stalled']:
+        err, run['AtA'] = _hals_sweep(X, run['At'], run['S'], xx, run['AtA'], tiny)
+        errs.append(err)
+        run['stalled'] = len(errs) > 10 and errs[-11] - errs[-1] < tol * max(errs[-11], tiny)   # < tol over 10 sweeps
+    return run
+
+def _new_run(X, A, S, xx) -> dict:
+    "A HALS run at its start `(A, S)`: $A$ held as its transpose, $A^TA$, no errors yet."
+    At = A.T.contiguous()
+    return dict(At=At, S=S, AtA=At @ At.T, errs=[], stalled=False, err0=lambda: _rel_sq_error(X, At.T, S, xx))
 
 def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         k:int,             # rank
         n_iter:int=200,    # HALS sweeps per run
-        tol:float=1e-6,    # stop a run when its relative error improves by less than this over 10 sweeps
+        tol:float=1e-6,    # stop a run when its relative error improved by less than this over the last 10 sweeps
         generator=None,    # torch.Generator for the random starts
-        restarts:int=1,    # independent random starts; the run with the lowest error is returned
+        restarts:int=1,    # runs: the first from `start`, the others from random starts; the lowest error is returned
         race:int=None,     # with restarts > 1: sweeps every start runs before all but the best are dropped (None: none are)
+        start:str='nndsvd',# the first run's start: 'nndsvd' (from X's leading singular vectors) or 'random'
         dtype=None, device=None):
     "Plain NMF $X\\approx AS$ ($A\\ge0$ m x k with unit columns, $S\\ge0$ k x n) by HALS, best of `restarts` runs; returns `(A, S)`."
     X = as_data(X, dtype=dtype, device=device)
@@ -91,23 +137,24 @@ def nmf(X,                 # (m, n) nonnegative data, dense or sparse
     k = check_int(k, 'k', 1, m + 1, message=f"rank k={k!r} must be an integer between 1 and m={m}")
     restarts = check_int(restarts, 'restarts')
     if race is not None: race = check_int(race, 'race', 0)
+    if start not in ('nndsvd', 'random'): raise ValueError(f"start must be 'nndsvd' or 'random', got {start!r}")
     xx = sq_norm(X)
     stop = n_iter if race is None or restarts == 1 else min(race, n_iter)
     runs = []
-    for _ in range(restarts):
-        At, S = _hals_start(X, k, generator, xx)
-        At = At.T.contiguous()
-        runs.append((At, S, *_hals(X, At, S, xx, stop, tol)))
-    At, S, err, swept, prev, stalled = min(runs, key=lambda r: r[2])   # the best start (first of equals) runs on
-    if not stalled and swept < n_iter: _hals(X, At, S, xx, n_iter, tol, swept, prev)
-    return At.T.contiguous(), S
+    for i in range(restarts):
+        A, S = _svd_start(X, k, xx) if i == 0 and start == 'nndsvd' else _hals_start(X, k, generator, xx)
+        runs.append(_hals(X, _new_run(X, A, S, xx), xx, stop, tol))
+    best = min(runs, key=lambda r: r['errs'][-1] if r['errs'] else r['err0']())   # the best (first of equals) runs on
+    _hals(X, best, xx, n_iter, tol)
+    return best['At'].T.contiguous(), best['S']
 
 def hierarchical_nmf(X,             # (m, n) nonnegative data (features x samples), dense or sparse
                      ranks,         # [k1, ..., kL], non-increasing
                      n_iter:int=200, tol:float=1e-6,
                      seed:int=None, generator=None, dtype=None, device=None,
                      restarts:int=1,  # NMF runs per layer, the best one kept
-                     race:int=None):  # with restarts > 1, the starts race this many sweeps (see `nmf`)
+                     race:int=None,   # with restarts > 1, the starts race this many sweeps (see `nmf`)
+                     start:str='nndsvd'): # the first run's start in every layer (see `nmf`)
     "Layer-wise NMF baseline: $X\\approx A_1S_1$, $S_1\\approx A_2S_2$, ...; returns `(A_list, S_list)`."
     X = as_data(X, dtype=dtype, device=device)
     check_nonnegative(X, 'hierarchical_nmf', _SIGNED)
@@ -117,27 +164,17 @@ def hierarchical_nmf(X,             # (m, n) nonnegative data (features x sample
     if generator is None and seed is not None: generator = torch.Generator().manual_seed(int(seed))
     As, Ss, S = [], [], X
     for k in ranks:
-        A, S = nmf(S, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race)
+        A, S = nmf(S, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race, start=start)
         As.append(A); Ss.append(S)
     return As, Ss
 
 # %% ../nbs/04_train.ipynb #66a8eea7
-def top_down_nmf(X,                # (m, n) nonnegative data (features x samples), dense or sparse
-                 ranks,            # [k1, ..., kL], non-increasing
-                 restarts:int=3,   # NMF runs of X per layer, the best one kept
-                 race:int=None,    # the starts race this many sweeps (see `nmf`)
-                 n_iter:int=200, tol:float=1e-6,
-                 seed:int=None, generator=None, dtype=None, device=None):
-    "Top-down start: $W_l$ = best rank-$k_l$ NMF of X, $A_1=W_1$, $A_l=\\arg\\min_{A\\ge0}\\|W_l-A_1\\cdots A_{l-1}A\\|_F$; returns `[A_1, ..., A_L]`."
-    X = as_data(X, dtype=dtype, device=device)
-    check_nonnegative(X, 'top_down_nmf', _SIGNED)
-    if isinstance(ranks, (int, np.integer)): ranks = [ranks]
-    from neural_nmf.deep_nmf import check_depth_info
-    ranks = check_depth_info([X.shape[0], *ranks])[1:]
-    if generator is None and seed is not None: generator = torch.Generator().manual_seed(int(seed))
+def _top_down_nmf(X, ranks, restarts, race, start, n_iter, tol, generator):
+    "`top_down_nmf` on checked input; returns `([A_1, ..., A_L], H_1)`, with $H_1$ the coefficients of the first layer's NMF $X\\approx W_1H_1$."
     As, P = [], None
     for l, k in enumerate(ranks):
-        W, _ = nmf(X, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race)
+        W, H = nmf(X, k, n_iter=n_iter, tol=tol, generator=generator, restarts=restarts, race=race, start=start)
+        if l == 0: H1 = H
         A = W if P is None else lsqnonneg(P, W)
         Q = A if P is None else P @ A
         d = Q.norm(dim=0)
@@ -148,29 +185,50 @@ def top_down_nmf(X,                # (m, n) nonnegative data (features x samples
             Q = P @ A; d = Q.norm(dim=0)
         A = A / (d if l == len(ranks) - 1 else A.norm(dim=0))[None, :]
         As.append(A); P = A if P is None else P @ A
-    return As
+    return As, H1
+
+def top_down_nmf(X,                # (m, n) nonnegative data (features x samples), dense or sparse
+                 ranks,            # [k1, ..., kL], non-increasing
+                 restarts:int=1,   # NMF runs of X per layer, the best one kept
+                 race:int=None,    # the starts race this many sweeps (see `nmf`)
+                 start:str='nndsvd', # the first run's start in every layer (see `nmf`)
+                 n_iter:int=200, tol:float=1e-6,
+                 seed:int=None, generator=None, dtype=None, device=None):
+    "Top-down start: $W_l$ = best rank-$k_l$ NMF of X, $A_1=W_1$, $A_l=\\arg\\min_{A\\ge0}\\|W_l-A_1\\cdots A_{l-1}A\\|_F$; returns `[A_1, ..., A_L]`."
+    X = as_data(X, dtype=dtype, device=device)
+    check_nonnegative(X, 'top_down_nmf', _SIGNED)
+    if isinstance(ranks, (int, np.integer)): ranks = [ranks]
+    from neural_nmf.deep_nmf import check_depth_info
+    ranks = check_depth_info([X.shape[0], *ranks])[1:]
+    if generator is None and seed is not None: generator = torch.Generator().manual_seed(int(seed))
+    return _top_down_nmf(X, ranks, restarts, race, start, n_iter, tol, generator)[0]
 
 # %% ../nbs/04_train.ipynb #803af457
 def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:int=100,
-               restarts:int=3,    # NMF runs per layer for 'topdown' (and 'nmf'), the best one kept
-               race:int=None):    # the restarts race this many sweeps, then only the leader runs on (see `nmf`)
+               restarts:int=1,    # NMF runs per layer for 'topdown' and 'nmf', the best one kept
+               race:int=None,     # the restarts race this many sweeps, then only the leader runs on (see `nmf`)
+               start:str='nndsvd'): # the first NMF run's start: 'nndsvd' or 'random' (see `nmf`)
     "Initialise `net`'s $A_i$ (and $B$) from X (m x n): 'topdown', 'nmf' (hierarchical NMF), 'random' or a list of matrices."
     p = net.layers[0].A
     X = as_data(X, dtype=p.dtype, device=p.device)
     if generator is None: generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     with torch.no_grad():
+        supports = [None] * net.depth                     # warm starts for the layers' first NNLS solves
         if isinstance(init, str) and init == 'random':
             S = X
             for layer in net.layers:
                 layer.init_from_data(S, generator=generator)
                 S = layer(S, checked=True)
         elif isinstance(init, str) and init in ('topdown', 'top_down'):
-            As = top_down_nmf(X, net.depth_info[1:], restarts=restarts, n_iter=nmf_iter, generator=generator, race=race)
+            check_nonnegative(X, 'initialize', _SIGNED)
+            As, H1 = _top_down_nmf(X, net.depth_info[1:], restarts, race, start, nmf_iter, 1e-6, generator)
             for layer, A in zip(net.layers, As): layer.A.copy_(A)
+            supports[0] = H1 > 0                          # A_1 = W_1: S_1 starts on the support of its NMF's H_1
         elif isinstance(init, str) and init in ('nmf', 'hierarchical_nmf'):
-            As, _ = hierarchical_nmf(X, net.depth_info[1:], n_iter=nmf_iter, generator=generator, restarts=restarts,
-                                     race=race)
+            As, Ss = hierarchical_nmf(X, net.depth_info[1:], n_iter=nmf_iter, generator=generator, restarts=restarts,
+                                     race=race, start=start)
             for layer, A in zip(net.layers, As): layer.A.copy_(A)
+            supports = [S > 0 for S in Ss]                # each layer starts on the support of its NMF's coefficients
         elif isinstance(init, (list, tuple)):
             if len(init) != net.depth: raise ValueError(f"init has {len(init)} matrices, the network has {net.depth} layers")
             for i, (layer, A) in enumerate(zip(net.layers, init)):
@@ -184,7 +242,7 @@ def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:i
             w = net.linear.weight
             b = 1 / w.shape[1] ** 0.5
             w.copy_(torch.rand(w.shape, generator=generator, dtype=w.dtype).mul(2 * b).sub(b).to(w.device))
-        for layer in net.layers: layer._support = None      # new dictionaries: no warm start from the old ones
+        for layer, s in zip(net.layers, supports): layer._support = s   # not the old dictionaries' supports
     net.initialized = True
     return net
 
