@@ -138,12 +138,14 @@ class MinibatchRun:
         self.base_loss = get_loss(loss_func)
         self.supports = {}                    # block index -> the NNLS supports per layer at its last visit
         self.rule = self.params = None
+        self.first = None                     # the warm start `initialize` left for the first block
         self.steps = 0
 
     def start(self, X0, init, seed, optimizer, lr, safeguard, max_backtracks):
         "Before the first step: initialise `net` from the first block `X0` (as `train` does from X), project, build the step rule."
         init, seed = _default_init(self.net, Objective(self.net, X0, self.base_loss), init, seed, None)
         if init is not None: initialize(self.net, X0, init, seed=seed)
+        self.first = [l._support for l in self.net.layers] if init is not None else None
         if self.distributed: broadcast_parameters(self.net)
         self.template = Objective(self.net, None, self.base_loss)   # the projection and the step rules need no data
         self.template.project()
@@ -162,7 +164,8 @@ def step(self, key, Xb) -> dict:
     if self.single is not None: obj, weight = self.single            # the one block again: its last evaluation is current
     else:
         loss_fn, weight = self.block_loss(Xb)
-        warm = self.supports.get(key) if key is not None else None
+        if key is not None and key in self.supports: warm = self.supports[key]
+        else: warm, self.first = self.first, None          # a first visit: the start's supports if they are this block's
         for layer, s in zip(self.net.layers, warm or [None] * self.net.depth): layer._support = s
         obj = Objective(self.net, Xb, loss_fn)
         obj()
