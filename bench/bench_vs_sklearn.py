@@ -126,8 +126,9 @@ def main():
     ap.add_argument('--out', default=None, help='also write the table (markdown) to this file')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from threadpoolctl import threadpool_limits      # installed with scikit-learn
-    threadpool_limits(a.threads)                     # numpy's BLAS (scikit-learn's solvers) as many threads as torch
+    import scipy.linalg, sklearn.decomposition       # load every BLAS first: scipy's own OpenBLAS loads on import,
+    from threadpoolctl import threadpool_limits      # and a limit set before that would not reach it
+    threadpool_limits(a.threads)                     # numpy's and scipy's BLAS (scikit-learn's solvers) as many threads as torch
     sets = {'dense': (lambda: dense_data(*((400, 200) if a.quick else ())), 20),
             '20news': (news_data, 10),
             'sparse': (lambda: sparse_data(*((3000, 1000) if a.quick else ())), 20)}
