@@ -101,9 +101,10 @@ def _inner_repeats(X, k:int) -> tuple:
 def _row_passes(M, G, MG, repeats:int, tiny):
     "Up to `repeats` passes of the HALS row updates m_j <- max(0, m_j + (MG_j - G_j M) / G_jj) on the rows of `M` in place; stops early once a pass moves `M` by under a tenth of what the first one did."
     inv, first = 1 / G.diagonal().clamp(min=tiny), None
+    MT, rows = M.T, list(zip(M.unbind(0), MG.unbind(0), G.unbind(0), inv.unbind(0)))   # views made once per call
     for _ in range(repeats):
         old = M.clone() if repeats > 1 else None
-        for j in range(M.shape[0]): M[j].addcmul_(torch.addmv(MG[j], M.T, G[j], alpha=-1), inv[j]).clamp_(min=0)
+        for m, mg, g, i in rows: m.addcmul_(torch.addmv(mg, MT, g, alpha=-1), i).clamp_(min=0)
         if old is None: break
         moved = float((M - old).norm())
         if first is None: first = moved
