@@ -1,6 +1,7 @@
 """What the benchmarks that run each configuration in a fresh process share: the peak memory of this process, and
 running one configuration of a script in a child process (`script --worker JSON`, which prints `RESULT {json}`)."""
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -13,10 +14,12 @@ def peak_mb():
 
 
 def run_config(script, cfg, timeout, cwd, echo=False):
-    "Run `cfg` through `script --worker` in a fresh Python process (its own memory peak); its result dict, or an error dict."
+    """Run `cfg` through `script --worker` in a fresh Python process (its own memory peak); its result dict, or an error
+    dict. `cfg['env']`, when given, adds environment variables for that process alone (set before Python starts)."""
     cmd = [sys.executable, script, '--worker', json.dumps(cfg)]
+    env = dict(os.environ, **cfg.get('env', {}))
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     except subprocess.TimeoutExpired:
         return dict(name=cfg['name'], error=f'timed out after {timeout} s')
     if echo: sys.stderr.write(r.stdout.replace('RESULT ', '  result '))
