@@ -3,6 +3,7 @@
 
     python tools/docs_preview.py --out _preview          # execute every notebook, write _preview/*.html
     python tools/docs_preview.py --out _preview --keep-going   # go on past a notebook that fails
+    python tools/docs_preview.py --out _preview --jobs 2   # two notebooks at a time, each in its own process
 
 Pages: every notebook in nbs/ (index.ipynb first, then filename order, as nbdev's sidebar), named as
 nbdev/Quarto name them (`02_lsqnonneg.ipynb` -> `lsqnonneg.html`), plus `api.html` with the `show_doc`
@@ -136,8 +137,6 @@ def execute(nb, nb_path, run_flags, skip_flags, timeout, root):
     setup = nbformat.v4.new_code_cell('from nbdev.showdoc import show_doc')
     exe.cells.insert(0, setup)
     exe.metadata.setdefault('kernelspec', {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'})
-    env_pp = os.environ.get('PYTHONPATH', '')
-    os.environ['PYTHONPATH'] = str(root) + (os.pathsep + env_pp if env_pp else '')
     client = NotebookClient(exe, timeout=timeout, kernel_name='python3', allow_errors=False,
                             resources={'metadata': {'path': str(nb_path.parent)}})
     err = None
@@ -154,9 +153,6 @@ def execute(nb, nb_path, run_flags, skip_flags, timeout, root):
         if isinstance(e, CellTimeoutError): err = f'a cell ran past --timeout {timeout}s'
     except Exception as e:
         err = f'could not execute: {type(e).__name__}: {e}'
-    finally:
-        os.environ['PYTHONPATH'] = env_pp
-        if not env_pp: os.environ.pop('PYTHONPATH')
     if exe.cells[0].get('outputs') and any(o.get('output_type') == 'error' for o in exe.cells[0].outputs):
         err = err or 'nbdev.showdoc could not be imported in the kernel'
     for i in runnable:
@@ -190,6 +186,51 @@ def process_notebook(nb_path, args, skip_flags, root):
             log(f'  warning: nbdev post-processing failed ({type(e).__name__}: {e}); retrying without add_links')
             NBProcessor(nb=nb, procs=[p for p in post if p is not add_links], rm_directives=True).process()
     return fm, nb, err
+
+
+def build_page(p, name, args, skip_flags, root):
+    "Check and execute one notebook: (path, frontmatter, processed notebook, error or None, seconds, title warning)."
+    t = time.time()
+    log(f'[docs_preview] {p.relative_to(root)} -> {name}')
+    if not p.exists():
+        return p, None, None, 'disappeared during the build', 0.0, None
+    try: w = check_title_cell(p)
+    except Exception as e: w = f'{p.name}: unreadable notebook: {type(e).__name__}: {e}'
+    try:
+        fm, nb, err = process_notebook(p, args, skip_flags, root)
+    except Exception as e:
+        err = f'could not process: {type(e).__name__}: {e}'
+        log(traceback.format_exc())
+        fm, nb = {}, None
+    if err: log(f'  FAILED {p.name}: {err}')
+    log(f'  {p.name}: {time.time() - t:.1f}s')
+    return p, fm, nb, err, time.time() - t, w
+
+
+def build_pages(todo, names, args, skip_flags, root):
+    """Yield `build_page` for every notebook of `todo`, in that order. With `--jobs N` (N > 1) N notebooks execute at
+    once, each in its own forked process with its own kernel (outputs are the same: every notebook has a kernel of its
+    own either way); without `--keep-going` the ones not yet started are dropped after the first failure."""
+    import multiprocessing
+    if args.jobs <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
+        for p in todo:
+            r = build_page(p, names[p], args, skip_flags, root)
+            yield r
+            if r[3] and r[1] is not None and not args.keep_going: return   # a vanished notebook does not stop the build
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    # OpenMP threads that spin while they wait (libgomp's default) slow every parallel torch op many times over when
+    # another kernel holds the other cores; passive waiting only changes how threads wait, never what they compute
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context('fork')) as pool:
+        futures = [pool.submit(build_page, p, names[p], args, skip_flags, root) for p in todo]
+        for p, f in zip(todo, futures):
+            try: r = f.result()
+            except Exception as e: r = (p, {}, None, f'could not build: {type(e).__name__}: {e}', 0.0, None)
+            yield r
+            if r[3] and r[1] is not None and not args.keep_going:
+                for g in futures: g.cancel()
+                return
 
 
 # ---------------------------------------------------------------- html rendering
@@ -474,6 +515,7 @@ def main(argv=None):
     ap.add_argument('--no-exec', action='store_true', help='do not execute: render the outputs stored in the notebooks')
     ap.add_argument('--flags', nargs='*', default=[], help='tst_flags whose cells should run too (e.g. slow)')
     ap.add_argument('--timeout', type=int, default=600, help='seconds per cell (default 600)')
+    ap.add_argument('--jobs', type=int, default=1, help='notebooks executed at once, each in its own process (default 1)')
     ap.add_argument('--only', nargs='*', default=None, help='build only these notebooks (file names); nav lists all')
     ap.add_argument('--mathjax', default=None, help='path to a MathJax 3 tex-svg-full.js (default: from django-static-mathjax)')
     args = ap.parse_args(argv)
@@ -491,6 +533,8 @@ def main(argv=None):
     host = (cfg.get('doc_host', '') + cfg.get('doc_baseurl', '')).rstrip('/')
     prefixes = [host + '/'] if host else []
     skip_flags = [f for f in cfg.get('tst_flags', '').split('|') if f]
+    env_pp = os.environ.get('PYTHONPATH', '')                # the kernels import this checkout's package
+    os.environ['PYTHONPATH'] = str(root) + (os.pathsep + env_pp if env_pp else '')
 
     notebooks = list_notebooks(nbs)
     if not notebooks: sys.exit(f'error: no notebooks in {nbs}')
@@ -509,29 +553,18 @@ def main(argv=None):
     (out / '_static' / 'preview.css').write_text(CSS + HtmlFormatter(style='friendly').get_style_defs('.highlight'))
 
     built, failures, warns = [], [], []
-    for p in notebooks:
-        if args.only and p.name not in args.only: continue
-        t = time.time()
-        log(f'[docs_preview] {p.relative_to(root)} -> {names[p]}')
-        if not p.exists():
-            failures.append(f'{p.relative_to(root)}: disappeared during the build'); continue
-        try: w = check_title_cell(p)
-        except Exception as e: w = f'{p.name}: unreadable notebook: {type(e).__name__}: {e}'
+    todo = [p for p in notebooks if not (args.only and p.name not in args.only)]
+    for p, fm, nb, err, secs, w in build_pages(todo, names, args, skip_flags, root):
         if w: warns.append(w)
-        try:
-            fm, nb, err = process_notebook(p, args, skip_flags, root)
-        except Exception as e:
-            err = f'could not process: {type(e).__name__}: {e}'
-            log(traceback.format_exc())
-            fm, nb = {}, None
+        if err is not None and nb is None and fm is None:      # the notebook vanished: no page
+            failures.append(f'{p.relative_to(root)}: {err}'); continue
         if err:
             failures.append(f'{p.relative_to(root)}: {err}')
-            log(f'  FAILED {p.name}: {err}')
             if not args.keep_going:
                 log('stopping (use --keep-going to build the other pages anyway)')
+                built.append((p, fm, nb, err, secs))
                 break
-        built.append((p, fm, nb, err, time.time() - t))
-        log(f'  {time.time() - t:.1f}s')
+        built.append((p, fm, nb, err, secs))
 
     titles = {}
     for p in notebooks:
