@@ -183,9 +183,20 @@ def check_2d(t, name='X'):
     if t.shape[0] == 0 or t.shape[1] == 0: raise ValueError(f"`{name}` is empty (shape {tuple(t.shape)})")
     return t
 
+def _value_range(t) -> tuple:
+    "`(smallest, largest)` stored entry of the dense or COO tensor `t` as floats, in one pass (NaN when `t` holds a NaN; `(0.0, 0.0)` when it stores none)."
+    v = values(t).detach()
+    if v.numel() == 0: return 0.0, 0.0
+    lo, hi = torch.aminmax(v)                              # a NaN anywhere makes both NaN; an infinity shows at an end
+    return float(lo), float(hi)
+
+def _finite_range(lo, hi, name):
+    "Raise `ValueError` naming `name` unless the range `(lo, hi)` from `_value_range` is finite."
+    if not (math.isfinite(lo) and math.isfinite(hi)): raise ValueError(f"`{name}` contains NaN or inf entries")
+
 def check_finite(t, name='X'):
     "Raise `ValueError` naming `name` when the dense or COO tensor `t` has a NaN or inf entry."
-    if not bool(torch.isfinite(values(t).detach()).all()): raise ValueError(f"`{name}` contains NaN or inf entries")
+    _finite_range(*_value_range(t), name)
     return t
 
 def check_scale(X,            # dense tensor, or the stored values of a sparse one (any float dtype)
@@ -193,8 +204,12 @@ def check_scale(X,            # dense tensor, or the stored values of a sparse o
     "Raise `ValueError` naming `name` when the entries of `X` are too large or too small for the sums of squares (losses, norms) to be computed in its dtype."
     v = values(X)
     if v.numel() == 0: return X
-    big = float(v.detach().abs().max())
-    if big == 0: return X                                  # all-zero data: no scale to lose
+    _in_scale(float(v.detach().abs().max()), v, name)
+    return X
+
+def _in_scale(big, v, name):
+    "`check_scale` given `big`, the largest absolute entry of the stored values `v`."
+    if big == 0: return                                    # all-zero data: no scale to lose
     fi = torch.finfo(v.dtype)
     lo = math.sqrt(fi.tiny / fi.eps)                       # a residual of relative size sqrt(eps) squares to >= tiny
     hi = math.sqrt(fi.max / 64 / v.numel())                # the sum of squares of all entries stays finite, with room
@@ -203,7 +218,6 @@ def check_scale(X,            # dense tensor, or the stored values of a sparse o
         raise ValueError(f"`{name}` is out of the range {v.dtype} can train on: its largest entry is {big:.3g}, and the "
                          f"squares behind the losses and norms {how} (usable largest entries: {lo:.1e} to {hi:.1e} "
                          f"for this size); divide `{name}` by its largest entry, which changes only the scale of the factors")
-    return X
 
 # %% ../nbs/17_inputs.ipynb #9e7d7e12
 def as_data(X,                # (m, n) data: torch tensor, numpy array or scipy sparse matrix
@@ -221,8 +235,9 @@ def as_data(X,                # (m, n) data: torch tensor, numpy array or scipy 
         raise TypeError(f"`{name}` has dtype {t.dtype}: expected real numbers")
     if dtype is None: dtype = t.dtype if t.is_floating_point() else torch.get_default_dtype()
     t = t.to(dtype=dtype, device=device if device is not None else t.device)
-    check_finite(t, name)
-    check_scale(t, name)
+    lo, hi = _value_range(t)                                # one pass over the entries for both checks
+    _finite_range(lo, hi, name)
+    _in_scale(max(-lo, hi), values(t), name)               # the largest absolute entry
     return t
 
 def check_matrix(x,                  # torch tensor, numpy array or scipy sparse matrix
@@ -235,14 +250,17 @@ def check_matrix(x,                  # torch tensor, numpy array or scipy sparse
     check_2d(x, name)
     if x.layout not in (torch.strided, torch.sparse_coo):
         raise TypeError(f'`{name}` has layout {x.layout}: use a dense tensor or a COO sparse tensor')
-    if check_finite and not bool(torch.isfinite(values(x.coalesce() if x.layout == torch.sparse_coo else x).detach()).all()):
-        raise ValueError(f'`{name}` contains NaN or inf entries')
+    if check_finite: _finite_range(*_value_range(x.coalesce() if x.layout == torch.sparse_coo else x), name)
     return x
 
 # %% ../nbs/17_inputs.ipynb #d6e5588f
 def has_negative(X) -> bool:
     "Whether `X` (torch dense or COO tensor, numpy array or scipy sparse matrix) has a negative entry."
-    if isinstance(X, torch.Tensor): return bool((values(X) < 0).any())
+    if isinstance(X, torch.Tensor):
+        v = values(X).detach()
+        if v.numel() == 0: return False
+        low = v.min()                                      # one reduction; NaN when X holds a NaN, then compare all
+        return bool(low < 0) if not bool(low.isnan()) else bool((v < 0).any())
     v = X.data if scipy.sparse.issparse(X) else np.asarray(X)
     return bool(v.size) and bool((v < 0).any())
 

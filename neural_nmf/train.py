@@ -121,13 +121,16 @@ def _hals_sweep(X, At, S, xx, AtA, tiny, repeats=(1, 1)):
     At /= d[:, None]; S *= d[:, None]
     return float(err / xx.clamp(min=tiny)), AtA / (d[:, None] * d[None, :])
 
+_STALL_SWEEPS = 5   # a HALS run has stalled when its error improved by less than tol over this many sweeps
+
 def _hals(X, run:dict, xx, stop:int, tol) -> dict:
     "Continue the HALS `run` (`At`, `S`, `AtA`, its errors so far `errs`) up to sweep `stop` or until the error stalls."
     tiny, errs = torch.finfo(X.dtype).tiny, run['errs']
     while len(errs) < stop and not run['stalled']:
         err, run['AtA'] = _hals_sweep(X, run['At'], run['S'], xx, run['AtA'], tiny, run['repeats'])
         errs.append(err)
-        run['stalled'] = len(errs) > 10 and errs[-11] - errs[-1] < tol * max(errs[-11], tiny)   # < tol over 10 sweeps
+        w = _STALL_SWEEPS
+        run['stalled'] = len(errs) > w and errs[-1 - w] - errs[-1] < tol * max(errs[-1 - w], tiny)   # < tol over w sweeps
     return run
 
 def _new_run(X, A, S, xx) -> dict:
@@ -139,7 +142,7 @@ def _new_run(X, A, S, xx) -> dict:
 def nmf(X,                 # (m, n) nonnegative data, dense or sparse
         k:int,             # rank
         n_iter:int=200,    # HALS sweeps per run
-        tol:float=1e-6,    # stop a run when its relative error improved by less than this over the last 10 sweeps
+        tol:float=1e-6,    # stop a run when its relative error improved by less than this over the last 5 sweeps
         generator=None,    # torch.Generator for the random starts
         restarts:int=1,    # runs: the first from `start`, the others from random starts; the lowest error is returned
         race:int=None,     # with restarts > 1: sweeps every start runs before all but the best are dropped (None: none are)
