@@ -12,8 +12,11 @@ autograd, and stop at the first step that finds no decrease instead of repeating
 arithmetic agree to round-off, not bit for bit, and over a long warm-up an Armijo test at the edge of acceptance can
 go the other way, which moves the nearly converged B by ~1e-9. Once two runs differ
 by round-off, a line search's accept/reject decision can flip and the runs take different (equally valid) steps, so
-the difference is not bounded by round-off. Those runs are therefore compared twice: bit for bit without classifier
-steps (`b_warmup=0, b_steps=0`), and with them by the loss history, to a relative 1e-3.
+the difference is not bounded by round-off. Even runs that take the same steps can differ by more where the loss is
+sensitive to the parameters: from the start of 2026-12-07 (HALS runs stopping after 5 stalled sweeps instead of 10),
+the two 'ls energy sup' runs make the same backtracks with step sizes equal to 2e-9, and yet their losses differ by
+1.0e-3 at epoch 3 and by 7e-4 at the end (8e-5 from the start before). Those runs are therefore compared twice: bit for bit without classifier steps
+(`b_warmup=0, b_steps=0`), and with them by the loss history, to a relative 2e-3 along the way and 1e-3 at the end.
 """
 import sys
 from pathlib import Path
@@ -133,5 +136,6 @@ def test_classifier_steps_to_round_off(name):
     extra = dict(tol=None) if 'tol' in CASES[name][0] else {}
     n_old, h_old = run(legacy.train, name, **extra)
     n_new, h_new = run(train, name, **extra)
-    np.testing.assert_allclose(h_old.get('loss'), h_new.get('loss'), rtol=1e-3)
+    np.testing.assert_allclose(h_old.get('loss'), h_new.get('loss'), rtol=2e-3)
+    np.testing.assert_allclose(h_old.get('loss')[-1], h_new.get('loss')[-1], rtol=1e-3)
     assert len(h_old.get('loss')) == len(h_new.get('loss'))
