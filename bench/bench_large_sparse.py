@@ -8,7 +8,8 @@ trains `NMFNetwork([m, 50, 20])` for a few epochs, and prints one table row per 
   mini-batch    `train_minibatch(net, X, epochs=E, batch_size=B)`: a pass = one step per block of B columns
                 (documents), visited in a shuffled order, each block keeping its own NNLS warm start.
   full-batch float64, malloc mmap threshold 128 KiB (Linux): the full-batch float64 row again, run with
-                MALLOC_MMAP_THRESHOLD_=131072, to show how much of the peak is freed memory the C library keeps.
+                MALLOC_MMAP_THRESHOLD_=131072, to show how much of the peak is freed memory the C library keeps
+                (`--mmap-thresholds 131072 1048576 4194304`: one such row per threshold, in bytes).
 
 The full-batch rows give the first epoch (with the first forward pass and the building of the sparse copies, from
 the call to the end of epoch 1) and the mean of the later epochs separately; the mini-batch row gives the mean pass.
@@ -40,6 +41,11 @@ if ROOT not in sys.path:
 # time it frees a larger block; fixing the threshold at 128 KiB returns every freed block above it to the system at
 # once. The row run with it shows how much of the peak is memory freed but kept, and what returning it costs in time.
 MALLOC_ENV, MALLOC_VALUE = 'MALLOC_MMAP_THRESHOLD_', '131072'
+
+
+def _size(nbytes):
+    "128 KiB, 4 MiB: a threshold as the rows name it."
+    return f'{nbytes // 2**20} MiB' if nbytes % 2**20 == 0 else f'{nbytes // 2**10} KiB' if nbytes % 2**10 == 0 else f'{nbytes} B'
 
 
 def build(m, n, density, seed):
@@ -135,7 +141,9 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (adds GPU rows next to the CPU rows)")
     p.add_argument('--no-float32', action='store_true')
-    p.add_argument('--no-malloc-row', action='store_true', help=f'leave out the float64 row run with {MALLOC_ENV} set')
+    p.add_argument('--no-malloc-row', action='store_true', help=f'leave out the float64 rows run with {MALLOC_ENV} set')
+    p.add_argument('--mmap-thresholds', type=int, nargs='+', default=[int(MALLOC_VALUE)],
+                   help=f'bytes: one float64 full-batch row run with {MALLOC_ENV} set to each (default {MALLOC_VALUE})')
     p.add_argument('--timeout', type=int, default=3600, help='seconds per configuration')
     p.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -153,8 +161,8 @@ def main(argv=None):
             dict(base, name='full-batch float64', mode='full'),
             dict(base, name=f'mini-batch {batch} docs float64', mode='mini')]
     if sys.platform.startswith('linux') and not a.no_malloc_row:   # glibc: how much of the peak is freed memory kept
-        cfgs.insert(2, dict(base, name='full-batch float64, malloc mmap threshold 128 KiB', mode='full',
-                            env={MALLOC_ENV: MALLOC_VALUE}))
+        cfgs[2:2] = [dict(base, name=f'full-batch float64, malloc mmap threshold {_size(t)}', mode='full',
+                          env={MALLOC_ENV: str(t)}) for t in a.mmap_thresholds]
     if not (a.no_float32 or a.quick):
         cfgs.append(dict(base, name='full-batch float32', mode='full', dtype='float32'))
     if a.device.startswith('cuda'):
@@ -192,9 +200,10 @@ def main(argv=None):
     mini = next((r for r in rows if r['name'].startswith('mini-batch') and 'cuda' not in r['name'] and 'loss' in r), None)
     dense_gb = m * n * 8 / 1e9
     print(f'\nDense X would take {dense_gb:.2f} GB in float64; the peaks above stay far below that, so X was never densified.')
-    fixed = next((r for r in rows if 'mmap threshold' in r['name'] and 'loss' in r), None)
-    if full and fixed and 'later_s' in full and 'later_s' in fixed:
-        print(f'With glibc\'s mmap threshold fixed at 128 KiB ({MALLOC_ENV}={MALLOC_VALUE}, which returns every freed block '
+    for fixed in (r for r in rows if 'mmap threshold' in r['name'] and 'later_s' in r):
+        if not (full and 'later_s' in full): break
+        size = fixed['name'].rsplit('threshold ', 1)[1]
+        print(f'With glibc\'s mmap threshold fixed at {size} ({MALLOC_ENV}, which returns every freed block '
               f'above it to the system), the float64 full-batch peak is {fixed["peak_mb"]:.0f} MB instead of '
               f'{full["peak_mb"]:.0f} MB ({fixed["peak_mb"] - full["peak_mb"]:+.0f} MB) and a later epoch takes '
               f'{fixed["later_s"] / full["later_s"]:.2f}x as long; the losses are {"equal" if fixed["loss"] == full["loss"] else "different"}.')
