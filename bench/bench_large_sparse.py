@@ -110,6 +110,8 @@ def worker(cfg):
         times = [total - sum(epoch_s[1:])] + epoch_s[1:]   # epoch 1 from the call on; the later ones as recorded
         res['first_s'] = times[0]
         if len(times) > 1: res['later_s'] = float(np.mean(times[1:]))
+        res['epoch_s'] = times                             # epoch by epoch, and the line search's halvings in each
+        res['epoch_backtracks'] = [int(v) for v in hist.get('backtracks')]
     else:
         if device.type == 'cuda': torch.cuda.synchronize()
         t = time.perf_counter()
@@ -126,6 +128,21 @@ def worker(cfg):
     return res
 
 
+
+
+def _backtrack_table(rows):
+    "The later epochs of every full-batch row, split by whether the line search backtracked (each halving re-solves every layer)."
+    full = [r for r in rows if 'epoch_backtracks' in r and len(r['epoch_s']) > 1]
+    if not full: return
+    print('\nLater epochs (2 on) by whether the line search backtracked in them:\n')
+    print('| configuration | epochs without a backtrack | mean s | epochs with backtracks | backtracks | mean s |')
+    print('|---|---:|---:|---:|---:|---:|')
+    for r in full:
+        pairs = list(zip(r['epoch_s'][1:], r['epoch_backtracks'][1:]))
+        plain, back = [s for s, b in pairs if b == 0], [(s, b) for s, b in pairs if b > 0]
+        mean = lambda v: f'{sum(v) / len(v):.2f}' if v else ''
+        print(f'| {r["name"]} | {len(plain)} | {mean(plain)} | {len(back)} | {sum(b for _, b in back)} | '
+              f'{mean([s for s, _ in back])} |')
 
 
 def main(argv=None):
@@ -187,15 +204,17 @@ def main(argv=None):
     print()
     gpu = any('gpu_peak_mb' in r for r in rows)                # the GPU column only when there are GPU rows
     print('| configuration | nnz | first epoch s | later epochs s | s / epoch (wall) | peak RSS (MB) | '
-          + ('GPU peak (MB) | ' if gpu else '') + 'loss start | loss end (full data) | finite |')
-    print('|---|---:|---:|---:|---:|---:|' + ('---:|' if gpu else '') + '---:|---:|---|')
+          + ('GPU peak (MB) | ' if gpu else '') + 'loss start | loss end (full data) | finite | backtracks, later epochs |')
+    print('|---|---:|---:|---:|---:|---:|' + ('---:|' if gpu else '') + '---:|---:|---|---:|')
     for r in rows:
         if 'error' in r:
-            print(f'| {r["name"]} | | | | | |' + (' |' if gpu else '') + f' | FAILED: {r["error"]} | |'); continue
+            print(f'| {r["name"]} | | | | | |' + (' |' if gpu else '') + f' | FAILED: {r["error"]} | | |'); continue
         f = lambda k, fmt: (format(r[k], fmt) if k in r else '')
+        later_bt = sum(r['epoch_backtracks'][1:]) if 'epoch_backtracks' in r else ''
         print(f'| {r["name"]} | {r["nnz"]:,} | {f("first_s", ".2f")} | {f("later_s", ".2f")} | {f("s_per_epoch", ".2f")} | '
               f'{f("peak_mb", ".0f")} | ' + (f'{f("gpu_peak_mb", ".0f")} | ' if gpu else '')
-              + f'{f("loss0", ".6f")} | {f("loss", ".6f")} | {r.get("finite", "")} |')
+              + f'{f("loss0", ".6f")} | {f("loss", ".6f")} | {r.get("finite", "")} | {later_bt} |')
+    _backtrack_table(rows)
     full = next((r for r in rows if r['name'] == 'full-batch float64' and 'loss' in r), None)
     mini = next((r for r in rows if r['name'].startswith('mini-batch') and 'cuda' not in r['name'] and 'loss' in r), None)
     dense_gb = m * n * 8 / 1e9
