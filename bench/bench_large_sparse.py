@@ -13,6 +13,9 @@ trains `NMFNetwork([m, 50, 20])` for a few epochs, and prints one table row per 
 
 The full-batch rows give the first epoch (with the first forward pass and the building of the sparse copies, from
 the call to the end of epoch 1) and the mean of the later epochs separately; the mini-batch row gives the mean pass.
+A full-batch row also counts the line search's halvings (backtracks) in the later epochs, and a second table splits
+those epochs by whether they backtracked: each halving solves every NNLS layer again, so a run long enough to
+backtrack (`--epochs 15`) has a higher mean than a three-epoch one.
 
 Every configuration runs in its own subprocess, so the peak resident memory (`resource.getrusage(RUSAGE_SELF)
 .ru_maxrss`, which sees torch's allocations, unlike tracemalloc) is that configuration's own. The baseline row
