@@ -10,7 +10,6 @@ import math
 import warnings
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse
 import torch
 from torch import nn
@@ -375,6 +374,7 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
 # %% ../nbs/02_lsqnonneg.ipynb #57875386
 def _scipy_columns(A, X, cols):
     "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
+    import scipy.optimize   # here, not at the top: the safeguard is rarely needed, and the import takes a fraction of a second
     An = A.detach().to('cpu', torch.float64).numpy()
     if X.layout == torch.sparse_coo:
         Xc = torch.index_select(X, 1, cols).to_dense()

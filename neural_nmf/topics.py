@@ -13,8 +13,6 @@ __all__ = ['PAGE_PX', 'effective_topics', 'top_word_indices', 'top_words', 'topi
 import numpy as np
 import scipy.sparse as sp
 import torch
-import matplotlib.pyplot as plt
-from scipy.optimize import linear_sum_assignment
 from .inputs import to_numpy
 from .labels import label_vector
 
@@ -228,6 +226,7 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
 def topic_recovery(A_est,   # (m, k) estimated topics (columns)
                    A_true): # (m, k') true topics
     "Mean cosine similarity of optimally matched columns, and the matching (est index per true column, -1 = none)."
+    from scipy.optimize import linear_sum_assignment
     E, T = to_numpy(A_est, 'A_est'), to_numpy(A_true, 'A_true')
     if E.shape[0] != T.shape[0]:
         raise ValueError(f'A_est has {E.shape[0]} rows but A_true has {T.shape[0]}')
@@ -394,6 +393,7 @@ def plot_losses(history,      # list/array of losses, dict of lists, or an objec
                 ax=None,
                 logy=None):   # log scale; default when every value is positive and they span a factor >= 10
     "Plot loss curves against the epoch; returns the axes."
+    import matplotlib.pyplot as plt   # on first use: `import neural_nmf` stays light for code that never plots
     if hasattr(history, 'keys') and hasattr(history, 'get'):
         keys = list(history.keys()) if keys is None else list(keys)
         curves = {k: history.get(k) for k in keys}
@@ -456,6 +456,7 @@ def plot_factors(As,            # list of A_1..A_L, or a model with .layers[i].A
                  n_words=3,     # top words per topic shown for A_1
                  topic_names=None):  # optional topic_names[i][t]
     "Heat maps of every A_i (columns scaled to sum 1); returns the figure."
+    import matplotlib.pyplot as plt   # on first use: `import neural_nmf` stays light for code that never plots
     As = _factors(As)
     L = len(As)
     names = [[topic_names[i][t] if topic_names else f'L{i + 1}.{t}' for t in range(A.shape[1])]
@@ -485,6 +486,7 @@ def plot_topic_map(As,                # list of A_1..A_L, or a model with .layer
                    col_names=None,    # names of the supertopics
                    ax=None):
     "Heat map of the topic -> supertopic shares (`topic_links`) between a layer and the next; returns the axes."
+    import matplotlib.pyplot as plt   # on first use: `import neural_nmf` stays light for code that never plots
     links = topic_links(As)
     if not 1 <= layer <= len(links):
         raise ValueError(f'layer must be in 1..{len(links)} for {len(links) + 1} layers, got {layer}')
@@ -507,6 +509,7 @@ def plot_hierarchy(As,               # list of A_1..A_L, or a model with .layers
                    topic_names=None, # optional topic_names[i][t]
                    ax=None):
     "Diagram of the topic tree: one row of boxes (name + top words) per layer, top layer on top; returns the axes."
+    import matplotlib.pyplot as plt   # on first use: `import neural_nmf` stays light for code that never plots
     tw, links = top_words(As, vocab, n_words), topic_links(As)
     L = len(tw)
     # order the topics of each layer under their dominant supertopic, top-down, to limit crossing lines
@@ -544,6 +547,7 @@ def plot_confusion(y_true, y_pred,
                    ax=None,
                    title='Confusion matrix'):
     "Confusion matrix plot of predicted against true classes; returns the axes."
+    import matplotlib.pyplot as plt   # on first use: `import neural_nmf` stays light for code that never plots
     n = len(class_names) if class_names is not None else None
     C = confusion_matrix(y_true, y_pred, n)
     M = C / np.maximum(C.sum(1, keepdims=True), 1) if normalize else C
