@@ -11,6 +11,8 @@ __all__ = ['DEFAULT_LAM', 'nmf', 'hierarchical_nmf', 'top_down_nmf', 'initialize
 # %% ../nbs/04_train.ipynb #f1ffc3d5
 import contextlib
 import copy
+import ctypes
+import functools
 import hashlib
 import math
 import signal
@@ -806,6 +808,23 @@ def _prepare(net, obj, init, seed, resume, optimizer, lr, safeguard, max_backtra
         raise TrainingInterrupted(resume) from None
     return rule, classifier, params, separate_B, history, ck
 
+# %% ../nbs/04_train.ipynb #9e7c4a11
+_TRIM_BYTES = 16 * 2**20   # trained parameters (on the CPU) at least this large: an epoch frees tens of MB
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    "glibc's `malloc_trim`, or None where the C library has none."
+    try: return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError): return None
+
+def _release_freed_memory(params) -> bool:
+    "Ask the C library to return the free memory it keeps, when `params` on the CPU take at least `_TRIM_BYTES`; whether it was asked."
+    if sum(p.numel() * p.element_size() for p in params if p.device.type == 'cpu') < _TRIM_BYTES: return False
+    trim = _malloc_trim()
+    if trim is None: return False
+    trim(0)
+    return True
+
 # %% ../nbs/04_train.ipynb #32e4306f
 def _commit(run):
     "Make the current point the last accepted one: the epoch's records and its checkpoint enter together."
@@ -841,6 +860,8 @@ def _accepted_copies(run):
 def _step(run, b_steps, scheduler):
     "One epoch's update: gradients, the step of the $A_i$ (and $B$), then `b_steps` steps of $B$ alone; returns the step's record."
     obj = run.objective
+    run.grads = None                                          # the last epoch's gradients go before this backward pass
+    _release_freed_memory(run.params)
     run.grads = obj.gradients(run.params)
     run('after_grads')
     for p, g in zip(run.params, run.grads): p.grad = g
