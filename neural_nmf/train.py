@@ -396,11 +396,15 @@ class _PlainBookkeeping:
     def load_state_dict(self, state_dict): return _plain(torch.optim.Optimizer.load_state_dict)(self, state_dict)
     def zero_grad(self, set_to_none:bool=True): return _plain(torch.optim.Optimizer.zero_grad)(self, set_to_none)
 
+def _direction(d):
+    "A search direction: a tensor, or a pair (scale, gradient) standing for scale * gradient."
+    return d[0] * d[1] if isinstance(d, tuple) else d
+
 def _move(params, old, dirs, t, project):
     "Set every parameter to `old - t * dir`, then project."
     with torch.no_grad():
         for p, o, d in zip(params, old, dirs):
-            step = d * t
+            step = torch.mul(d[1], d[0]).mul_(t) if isinstance(d, tuple) else d * t   # the same bits either way
             p.copy_(torch.sub(o, step, out=step))     # o - t d, with one temporary
     project()
 
@@ -417,18 +421,25 @@ class LineSearchGD(_PlainBookkeeping, torch.optim.Optimizer):
         self.project = project
         self.state['line_search'] = dict(t=None, first_try=False)   # the last accepted step; was it the first trial?
 
+    def scales(self, old) -> list:
+        "The number $\\|\\theta_g\\|_F^2$ (1 for a zero block) that multiplies the gradient of every block at the point `old`."
+        return [float((o * o).sum()) or 1.0 for o in old]
+
     def directions(self, grads, old, closure) -> list:
         "The search direction of every block at the point `old` (read, never written: it may be the run's last accepted point): $\\|\\theta_g\\|_F^2\\nabla_g\\mathcal{L}$ (a subclass may scale them otherwise)."
-        return [(float((o * o).sum()) or 1.0) * g for o, g in zip(old, grads)]
+        return [c * g for c, g in zip(self.scales(old), grads)]
 
     def step(self, closure, loss:float, start:list=None) -> dict:
         "One step from the current point (gradients in `.grad`, `loss` its value; `closure()` evaluates the loss where it is called); returns `dict(lr, backtracks, accepted)`. `start`: copies of the parameters' current values, read and never written (made here when None)."
         params, st = self.param_groups[0]['params'], self.state['line_search']
         grads = [p.grad for p in params]
         old = [p.detach().clone() for p in params] if start is None else start
-        dirs = self.directions(grads, old, closure)
+        # this class's directions are multiples of the gradients: kept as (scale, gradient) pairs and made afresh at
+        # every trial, so that no copy of them lives through the line search (a subclass's own directions are kept)
+        dirs = (list(zip(self.scales(old), grads)) if type(self).directions is LineSearchGD.directions
+                else self.directions(grads, old, closure))
         if st['t'] is None:                                                    # first trial: 10% relative change
-            dn = math.sqrt(sum(float((v * v).sum()) for v in dirs))
+            dn = math.sqrt(sum(float((v * v).sum()) for v in map(_direction, dirs)))
             pn = math.sqrt(sum(float((o * o).sum()) for o in old))
             st['t'] = 0.1 * pn / max(dn, 1e-300)
         def accept(t):
