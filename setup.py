@@ -23,6 +23,7 @@ requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 sklearn_requirements = cfg.get('sklearn_requirements', '').split()
 notebooks_requirements = cfg.get('notebooks_requirements', '').split()
+fast_requirements = cfg.get('fast_requirements', '').split()
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
@@ -41,7 +42,7 @@ setuptools.setup(
     package_data={'neural_nmf': ['data/*']},
     install_requires=requirements,
     # 'text' is the older name of the 'sklearn' extra (raw-text input needs scikit-learn too)
-    extras_require={'sklearn': sklearn_requirements, 'text': sklearn_requirements,
+    extras_require={'sklearn': sklearn_requirements, 'text': sklearn_requirements, 'fast': fast_requirements,
                     'notebooks': notebooks_requirements + sklearn_requirements, 'dev': dev_requirements},
     python_requires='>=' + min_python,
     long_description=(here / 'README.md').read_text(encoding='utf-8') if (here / 'README.md').exists() else '',

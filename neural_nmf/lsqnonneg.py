@@ -6,7 +6,9 @@
 __all__ = ['lsqnonneg', 'kkt_residual', 'Lsqnonneg', 'check_sparse']
 
 # %% ../nbs/02_lsqnonneg.ipynb #25fac331
+import functools
 import math
+import os
 import warnings
 
 import numpy as np
@@ -371,6 +373,57 @@ def _bpp(G, B, F, bscale, tol, max_iter, keep_factors):
         Fout[act] = Fa
     return S, Fout, solvers, act, iters, pivots
 
+# %% ../nbs/02_lsqnonneg.ipynb #c02b0004
+@functools.lru_cache(maxsize=None)
+def _import_compiled():
+    "The module `neural_nmf.compiled`, or None when numba cannot be imported."
+    try:
+        from neural_nmf import compiled
+    except ImportError:
+        return None
+    return compiled
+
+
+def _compiled_module(B):
+    "The compiled module when it applies to `B` (CPU, float32/float64, some rows) and `NEURAL_NMF_COMPILED` is not '0'; else None."
+    if B.device.type != 'cpu' or B.dtype not in (torch.float32, torch.float64) or B.shape[0] == 0:
+        return None
+    if os.environ.get('NEURAL_NMF_COMPILED', '1').strip() == '0':
+        return None
+    return _import_compiled()
+
+
+class _CompiledSolvers(_Solvers):
+    "Backward solves after a compiled forward: a compiled Cholesky of every column's final $G_{FF}$; pieces (columns solved by `_bpp` or scipy) win."
+    def __init__(self, G, F, compiled):
+        super().__init__(F.shape[0], F.device)
+        self.G, self.F, self.compiled = G, F, compiled
+
+    def solve(self, rhs):
+        W, singular = self.compiled.solve_on_supports(self.G, self.F, rhs)
+        covered = torch.zeros_like(singular)
+        for cols, fac, local in self.pieces:
+            W[cols] = fac.solve(rhs[cols], local)
+            covered[cols] = True
+        rest = torch.nonzero(singular & ~covered).flatten()       # a support changed after the forward: pseudo-inverse
+        if rest.numel() > 0:
+            W[rest] = _Factor(self.G, self.F[rest]).solve(rhs[rest])
+        return W
+
+
+def _compiled_bpp(G, B, F, bscale, tol, max_iter, keep_factors, compiled):
+    "`_bpp` by the compiled per-column loop; the columns it leaves (singular $G_{FF}$, or the cap) go to `_bpp` from their start."
+    S, Fout, iters, pivots, left = compiled.pivot(G, B, F, bscale, tol, max_iter)
+    solvers = _CompiledSolvers(G, Fout, compiled) if keep_factors else None
+    if left.numel() == 0:
+        return S, Fout, solvers, left, iters, pivots
+    Sl, Fl, sl, bad, it, pv = _bpp(G, B[left], F[left], bscale[left], tol, max_iter, keep_factors)
+    S[left], Fout[left] = Sl, Fl
+    if keep_factors:
+        solvers.pieces += [(left[cols], fac, local) for cols, fac, local in sl.pieces]
+    return S, Fout, solvers, left[bad], max(iters, it), pivots + pv
+
+
 # %% ../nbs/02_lsqnonneg.ipynb #57875386
 def _scipy_columns(A, X, cols):
     "Reference solutions (one row per column in `cols`) by `scipy.optimize.nnls` in float64: the safeguard."
@@ -428,7 +481,11 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
         init = init.to(A.device).T
         F = init.clone() if init.dtype == torch.bool else init.detach() > 0
     F &= alive
-    S, F, solvers, bad, iters, pivots = _bpp(G, B, F, bscale, tol, max_iter, keep_factors)
+    compiled = _compiled_module(B)
+    if compiled is None:
+        S, F, solvers, bad, iters, pivots = _bpp(G, B, F, bscale, tol, max_iter, keep_factors)
+    else:
+        S, F, solvers, bad, iters, pivots = _compiled_bpp(G, B, F, bscale, tol, max_iter, keep_factors, compiled)
     # Safeguard: certify every column by its KKT residual; anything uncertified is solved again by scipy.
     scale = torch.maximum(bscale, S.abs().amax(1))
     res = _natural_residual(G, B, S, scale)
@@ -443,7 +500,7 @@ def _solve_nnls(A, X, init=None, tol=None, max_iter=None, keep_factors=False):
         res[bad] = _natural_residual(G, B[bad], Sb, torch.maximum(bscale[bad], Sb.abs().amax(1)))
     singular = solvers.singular() if keep_factors else 0
     state = dict(d=d, F=F, solvers=solvers, singular=singular)
-    info = dict(iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
+    info = dict(solver='batched' if compiled is None else 'compiled', iterations=iters, pivots=pivots, fallback_columns=int(bad.numel()),
                 kkt_residual=float(res.max()), support=F.T)
     return _in_range(S.T, (S / d).T.contiguous()), state, info
 
@@ -501,7 +558,7 @@ def _lsqnonneg(A, X, init=None, tol=None, max_iter=None):
 def lsqnonneg(A,                 # (m, k) dictionary: torch tensor (may require grad) or numpy array
               X,                 # (m, n) data: torch tensor, numpy array or scipy sparse matrix
               init=None,         # warm start: a previous solution S (k, n) or a boolean support mask (k, n)
-              return_info=False, # also return a dict with iterations, pivots, fallback columns and the KKT residual
+              return_info=False, # also return a dict: solver, iterations, pivots, fallback columns, KKT residual, support
               tol=None,          # relative feasibility tolerance of the pivoting (default 10*k*eps of the dtype)
               max_iter=None):    # pivoting iterations before the scipy safeguard takes over (default max(50, 5k))
     r"Exact nonnegative least squares $\arg\min_{S\ge0}\|X-AS\|_F^2$ for all columns at once, differentiable in `A` and `X`."
