@@ -6,12 +6,13 @@
 __all__ = ['pivot', 'solve_on_supports']
 
 # %% ../nbs/21_compiled.ipynb #c21a0004
-import os
-from concurrent.futures import ThreadPoolExecutor
+import functools
+import threading
 
 import numpy as np
 import torch
-from numba import njit
+import numba
+from numba import njit, prange
 
 # %% ../nbs/21_compiled.ipynb #c21a0007
 @njit(cache=True, nogil=True)
@@ -102,20 +103,19 @@ def _exchange_rule(F, y, nv, last, alpha, beta, scale_neg):
 
 # %% ../nbs/21_compiled.ipynb #c21a0013
 @njit(cache=True, nogil=True)
-def _pivot_column(G, b, F, bscale, tol, sing, max_iter, xu, use_xu, x):
-    "Block principal pivoting for one column from the passive set `F` (changed in place); `x` gets the solution; returns (iterations, pivots, status 0 done / 1 cap / 2 singular)."
+def _pivot_column(G, b, F, bscale, tol, sing, max_iter, xu, use_xu, x, y, r, M, idx):
+    "Block principal pivoting for one column from the passive set `F` (changed in place); `x` gets the solution; returns (iterations, pivots, status 0 done / 1 cap / 2 singular). `y`, `r`, `M`, `idx`: scratch space."
     k = F.shape[0]
-    M = np.empty((k, k), dtype=G.dtype)
-    r = np.empty(k, dtype=G.dtype)
-    y = np.empty(k, dtype=G.dtype)
-    idx = np.empty(k, dtype=np.int64)
     alpha, beta, pivots = 3, k + 1, 0
     for it in range(max_iter):
-        p = _gather(G, b, F, idx, M, r)
-        if it == 0 and p == k and use_xu:   # every entry passive at the start: the shared solution
-            r[:] = xu
-        elif not _factor_solve(M, r, p, sing):       # singular G_FF: left to the batched solver
-            return it, pivots, 2
+        if it == 0 and use_xu and F.all():          # every entry passive at the start: the shared solution
+            p = k
+            for i in range(k):
+                idx[i], r[i] = i, xu[i]
+        else:
+            p = _gather(G, b, F, idx, M, r)
+            if not _factor_solve(M, r, p, sing):    # singular G_FF: left to the batched solver
+                return it, pivots, 2
         nv, last, neg = _infeasible(G, b, F, idx, r, p, x, y, tol, bscale)
         if nv == 0:
             return it + 1, pivots, 0
@@ -128,10 +128,11 @@ def _pivot_column(G, b, F, bscale, tol, sing, max_iter, xu, use_xu, x):
 def _pivot_rows(G, B, F, bscale, tol, sing, max_iter, Xu, use_xu, S, iters, pivots, status, start, step):
     "`_pivot_column` for the rows `start, start + step, ...` of `B` and `F` (F changed in place), into `S`, `iters`, `pivots`, `status`."
     k = B.shape[1]
-    x = np.empty(k, dtype=B.dtype)
+    x, y, r = np.empty(k, dtype=B.dtype), np.empty(k, dtype=B.dtype), np.empty(k, dtype=B.dtype)
+    M, idx = np.empty((k, k), dtype=B.dtype), np.empty(k, dtype=np.int64)   # scratch space, reused by every row
     for j in range(start, B.shape[0], step):
         xu = Xu[j] if use_xu else Xu[0]
-        it, pv, st = _pivot_column(G, B[j], F[j], bscale[j], tol, sing, max_iter, xu, use_xu, x)
+        it, pv, st = _pivot_column(G, B[j], F[j], bscale[j], tol, sing, max_iter, xu, use_xu, x, y, r, M, idx)
         for i in range(k):
             S[j, i] = max(x[i], 0.0)
         iters[j], pivots[j], status[j] = it, pv, st
@@ -155,20 +156,48 @@ def _solve_rows(G, F, R, W, singular, sing, start, step):
                 W[j, idx[a]] = r[a]
 
 # %% ../nbs/21_compiled.ipynb #c21a0015
-_pools = {}   # process id -> the helper threads (a forked child makes its own)
+@njit(parallel=True, nogil=True, cache=True)
+def _pivot_shares(G, B, F, bscale, tol, sing, max_iter, Xu, use_xu, S, iters, pivots, status, shares):
+    "`_pivot_rows` on `shares` interleaved shares of the rows, in parallel on numba's threading layer."
+    for t in prange(shares):
+        _pivot_rows(G, B, F, bscale, tol, sing, max_iter, Xu, use_xu, S, iters, pivots, status, t, shares)
 
-def _on_threads(kernel, n, *args):
-    "Run `kernel(*args, start, step)` over interleaved rows on `torch.get_num_threads()` threads (fewer for small n)."
-    threads = max(1, min(torch.get_num_threads(), n // 64))
-    if threads == 1:
-        return kernel(*args, 0, 1)
-    pool = _pools.get(os.getpid())
-    if pool is None or pool._max_workers < threads - 1:
-        pool = _pools[os.getpid()] = ThreadPoolExecutor(threads - 1, thread_name_prefix='neural_nmf')
-    jobs = [pool.submit(kernel, *args, t, threads) for t in range(1, threads)]
-    kernel(*args, 0, threads)                  # this thread takes a share too
-    for job in jobs:
-        job.result()
+
+@njit(parallel=True, nogil=True, cache=True)
+def _solve_shares(G, F, R, W, singular, sing, shares):
+    "`_solve_rows` on `shares` interleaved shares of the rows, in parallel on numba's threading layer."
+    for t in prange(shares):
+        _solve_rows(G, F, R, W, singular, sing, t, shares)
+
+
+_first_launch = threading.Lock()
+
+@functools.lru_cache(maxsize=None)
+def _layer():
+    "The threading layer numba chose, found by a first parallel call on one thread (under a lock: workqueue is not threadsafe)."
+    with _first_launch:
+        z = np.zeros((1, 1))
+        _solve_shares(np.ones((1, 1)), np.ones((1, 1), np.bool_), z, z.copy(), np.zeros(1, np.bool_), 0.0, 1)
+        return numba.threading_layer()
+
+
+def _in_shares(serial, parallel, n, args):
+    "`serial(*args, 0, 1)`, or `parallel(*args, shares)` on that many of numba's threads (its setting restored after)."
+    shares = _shares(n)
+    if shares == 1:
+        return serial(*args, 0, 1)
+    before = numba.get_num_threads()
+    numba.set_num_threads(shares)
+    try:
+        parallel(*args, shares)
+    finally:
+        numba.set_num_threads(before)
+
+
+def _shares(n):
+    "How many shares to split `n` rows into: torch's thread count, numba's at most, one per 64 rows at most; 1 on the workqueue layer."
+    shares = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, n // 64))
+    return shares if shares == 1 or _layer() != 'workqueue' else 1
 
 # %% ../nbs/21_compiled.ipynb #c21a0018
 def _singular_cut(dtype, k):
@@ -205,8 +234,9 @@ def pivot(G,          # (k, k) Gram matrix (unit diagonal where the columns of A
     iters, pivots = (torch.zeros(n, dtype=torch.int64) for _ in range(2))
     status = torch.zeros(n, dtype=torch.int8)
     xu = (Xu if Xu is not None else torch.zeros(1, k, dtype=B.dtype)).numpy()
-    _on_threads(_pivot_rows, n, G.numpy(), B.numpy(), F.numpy(), bscale.numpy(), float(tol), sing, int(max_iter),
-                xu, Xu is not None, S.numpy(), iters.numpy(), pivots.numpy(), status.numpy())
+    args = (G.numpy(), B.numpy(), F.numpy(), bscale.numpy(), float(tol), sing, int(max_iter), xu, Xu is not None,
+            S.numpy(), iters.numpy(), pivots.numpy(), status.numpy())
+    _in_shares(_pivot_rows, _pivot_shares, n, args)
     left = torch.nonzero(status != 0).flatten()
     return S, F, int(iters.max()) if n else 0, int(pivots.sum()), left
 
@@ -219,6 +249,6 @@ def solve_on_supports(G,   # (k, k) Gram matrix, CPU float32/float64
     G, R, F = (t.detach().contiguous() for t in (G, R, F))
     W = torch.empty_like(R)
     singular = torch.zeros(n, dtype=torch.bool)
-    _on_threads(_solve_rows, n, G.numpy(), F.numpy(), R.numpy(), W.numpy(), singular.numpy(),
-                _singular_cut(R.dtype, k))
+    args = (G.numpy(), F.numpy(), R.numpy(), W.numpy(), singular.numpy(), _singular_cut(R.dtype, k))
+    _in_shares(_solve_rows, _solve_shares, n, args)
     return W, singular
