@@ -213,6 +213,8 @@ def _shared_solution(G, B, F, sing):
     L, info = torch.linalg.cholesky_ex(G)
     if int(info) != 0 or float(L.diagonal().amin()) ** 2 <= sing:
         return None
+    if bool(full.all()):                      # the usual cold start on nonnegative data: no gather, no scatter
+        return torch.cholesky_solve(B.T, L).T.contiguous()
     Xu = torch.zeros_like(B)
     Xu[full] = torch.cholesky_solve(B[full].T, L).T
     return Xu
