@@ -405,7 +405,7 @@ class _CompiledSolvers(_Solvers):
         for cols, fac, local in self.pieces:
             W[cols] = fac.solve(rhs[cols], local)
             covered[cols] = True
-        rest = torch.nonzero(singular & ~covered).flatten()       # a support changed after the forward: pseudo-inverse
+        rest = torch.nonzero(singular & ~covered).flatten()       # singular blocks no piece covers (never after lsqnonneg's own forward): pseudo-inverse
         if rest.numel() > 0:
             W[rest] = _Factor(self.G, self.F[rest]).solve(rhs[rest])
         return W

@@ -1,9 +1,9 @@
 """numba is an optional extra (the compiled NNLS pivoting, nbs/21_compiled.ipynb): without it `lsqnonneg` and training
 take the batched torch path and give what the compiled path gives. numba is hidden in a subprocess by
 `sys.modules['numba'] = None`, which makes `import numba` fail as if it were not installed."""
+import json
 import subprocess
 import sys
-
 
 PROBE = r'''
 import sys, json
@@ -28,7 +28,6 @@ print(json.dumps(dict(solver=info['solver'], numba='numba' in sys.modules and sy
 def run(mode):
     r = subprocess.run([sys.executable, '-c', PROBE, mode], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    import json
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
