@@ -2,13 +2,15 @@
 """Where the time of one cold `lsqnonneg` forward goes (issue 10): a line-level profile, grouped into stages.
 
 A `sys.settrace` hook charges the wall time between two traced events to the source line of
-`neural_nmf/lsqnonneg.py` that was running (calls into torch or other modules count for the line that made
-them; calls into the traced file are charged to their own lines). Each line is put into one stage by the rules
+`neural_nmf/lsqnonneg.py` or `neural_nmf/compiled.py` that was running (calls into torch, numba's compiled
+kernels or other modules count for the line that made them; calls into the traced files are charged to their own
+lines). With numba installed both NNLS paths are profiled one after the other: the batched one
+(`NEURAL_NMF_COMPILED=0`, the path without numba and on the GPU) and the compiled one. Each line is put into one stage by the rules
 in `STAGES` (keywords of the line and its function), so the same script profiles the code before and after a
 change. Torch runs synchronously on the CPU, so the time between events is the time of the ops. The hook costs a
 little per line: the traced total is printed next to the untraced wall time.
 
-    python bench/profile_lsqnonneg.py                 # A 1000x20, X 1000x2000, float64, both settings
+    python bench/profile_lsqnonneg.py                 # A 1000x20, X 1000x2000, float64, both settings, both paths
     python bench/profile_lsqnonneg.py --threads 1 --repeats 5
 """
 import argparse
@@ -30,6 +32,7 @@ from bench_lsqnonneg import SETTINGS, floor_solve, make_data  # noqa: E402
 
 # (stage, function-name pattern, line pattern): the first rule that matches a line names its stage
 STAGES = [
+    ("compiled pivoting loop", r"_in_shares", r"."),
     ("Gram and XᵀA", r"_solve_nnls", r"xt_a\(|An\.T @ An|_col_norms\(A|An = A / d|isfinite\(B\)"),
     ("KKT certification", r".", r"_natural_residual|res > check|torch\.minimum\(S, y\)|y = S @ G - B"),
     ("KKT certification", r"_natural_residual", r"."),
@@ -45,26 +48,26 @@ STAGES = [
     ("pivot update", r".", r"improve|alpha|beta|last = |single = |flip|Fa \^|pivots \+="),
     ("copies / compaction", r".", r"S\[|Fout\[|Lall\[|chol\[|keep|act = |act\[|\.clone\(\)|torch\.empty|torch\.zeros|torch\.full|index_select\(order|index_select\(t, 0"),
 ]
-ORDER = ["Gram and XᵀA", "masked systems", "factorisation", "solves", "feasibility test", "pivot update",
+ORDER = ["Gram and XᵀA", "compiled pivoting loop", "masked systems", "factorisation", "solves", "feasibility test", "pivot update",
          "grouping (by set, by size)", "copies / compaction", "KKT certification", "other (checks, Python)"]
 
 
 class LineTimer:
-    """Charges elapsed wall time to the running line of the traced file; counts passes of a loop line."""
-    def __init__(self, filename):
-        self.file, self.t = filename, None
+    """Charges elapsed wall time to the running line of the traced files."""
+    def __init__(self, filenames):
+        self.files, self.t = set(filenames), None
         self.cur = []                      # stack of [code, lineno] of the traced frames
-        self.times = defaultdict(float)    # (function, lineno) -> seconds
+        self.times = defaultdict(float)    # (file, function, lineno) -> seconds
 
     def _charge(self):
         now = time.perf_counter()
         if self.cur and self.t is not None:
             code, ln = self.cur[-1]
-            self.times[(code.co_name, ln)] += now - self.t
+            self.times[(code.co_filename, code.co_name, ln)] += now - self.t
         self.t = now
 
     def global_trace(self, frame, event, arg):
-        if frame.f_code.co_filename != self.file:
+        if frame.f_code.co_filename not in self.files:
             return None
         self._charge()
         self.cur.append([frame.f_code, frame.f_lineno])
@@ -96,23 +99,23 @@ def stage_of(func, line):
     return "other (checks, Python)"
 
 
-def profile(mod, A, X, repeats):
+def profile(mod, files, A, X, repeats):
     """Line times (seconds per solve) summed over `repeats` traced cold solves, and the untraced wall time."""
     mod.lsqnonneg(A, X)                                    # warm-up
     t0 = time.perf_counter()
     for _ in range(repeats):
         mod.lsqnonneg(A, X)
     wall = (time.perf_counter() - t0) / repeats
-    lt = LineTimer(mod.__file__)
+    lt = LineTimer(files)
     for _ in range(repeats):
         lt.run(lambda: mod.lsqnonneg(A, X))
     return {key: v / repeats for key, v in lt.times.items()}, wall
 
 
-def report(setting, times, wall, floor, fname, iters, top):
+def report(setting, times, wall, floor, iters, top):
     """Print the stage table and the most expensive lines for one setting."""
     stages = defaultdict(float)
-    for (func, ln), v in times.items():
+    for (fname, func, ln), v in times.items():
         stages[stage_of(func, linecache.getline(fname, ln).strip())] += v
     total = sum(stages.values())
     print(f"\n### {setting}: {iters} pivoting iterations; untraced wall {wall * 1e3:.2f} ms "
@@ -123,11 +126,12 @@ def report(setting, times, wall, floor, fname, iters, top):
         if stages.get(s):
             print(f"| {s} | {stages[s] * 1e3:.2f} | {stages[s] / total:.0%} |")
     print(f"\nMost expensive lines ({setting}):\n")
-    print("| function | line | ms | stage |")
-    print("|---|---|---:|---|")
-    for (func, ln), v in sorted(times.items(), key=lambda kv: -kv[1])[:top]:
-        src = linecache.getline(fname, ln).strip().replace("|", "\\|")[:90]
-        print(f"| {func} | `{src}` | {v * 1e3:.2f} | {stage_of(func, src)} |")
+    print("| file | function | line | ms | stage |")
+    print("|---|---|---|---:|---|")
+    for (fname, func, ln), v in sorted(times.items(), key=lambda kv: -kv[1])[:top]:
+        src = linecache.getline(fname, ln).strip()
+        shown = src.replace("|", "\\|")[:90]
+        print(f"| {os.path.basename(fname)} | {func} | `{shown}` | {v * 1e3:.2f} | {stage_of(func, src)} |")
 
 
 def main(argv=None):
@@ -142,9 +146,13 @@ def main(argv=None):
     if a.threads:
         torch.set_num_threads(a.threads)
     mod = importlib.import_module("neural_nmf.lsqnonneg")
+    compiled = mod._import_compiled()
+    files = [mod.__file__] + ([compiled.__file__] if compiled is not None else [])
+    paths = ("batched", "compiled") if compiled is not None else ("batched",)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# Profile of one cold lsqnonneg forward: A {a.m}x{a.k}, X {a.m}x{a.n}, float64, "
-          f"{torch.get_num_threads()} torch threads, load average {load:.2f}, {a.repeats} traced runs per setting")
+          f"{torch.get_num_threads()} torch threads, load average {load:.2f}, {a.repeats} traced runs per setting, "
+          f"paths: {', '.join(paths)}")
     for setting in SETTINGS:
         A, X, _ = make_data(setting, a.m, a.k, a.n, 0.2, 0.01, 0)
         A, X = torch.as_tensor(A), torch.as_tensor(X)
@@ -153,9 +161,13 @@ def main(argv=None):
         for _ in range(10):
             floor_solve(A, X)
         floor = (time.perf_counter() - t0) / 10
-        iters = mod.lsqnonneg(A, X, return_info=True)[1]["iterations"]
-        times, wall = profile(mod, A, X, a.repeats)
-        report(setting, times, wall, floor, mod.__file__, iters, a.top)
+        for path in paths:
+            os.environ["NEURAL_NMF_COMPILED"] = "1" if path == "compiled" else "0"
+            info = mod.lsqnonneg(A, X, return_info=True)[1]
+            assert info["solver"] == path, info["solver"]
+            times, wall = profile(mod, files, A, X, a.repeats)
+            report(f"{setting}, {path} path", times, wall, floor, info["iterations"], a.top)
+    os.environ.pop("NEURAL_NMF_COMPILED", None)
     return 0
 
 
