@@ -27,7 +27,7 @@ from tqdm import tqdm
 from .deep_nmf import (NMFNetwork, EnergyLoss, as_data, get_loss, get_class_loss, prepare_labels, compute_loss,
                                  project_unit_columns,
                                  sq_norm, sq_residual)
-from .inputs import a_tx, check_int, check_nonnegative, has_negative, expanded_sq_residual, x_st
+from .inputs import a_tx, check_int, is_sparse, check_nonnegative, has_negative, expanded_sq_residual, x_st
 from .labels import cross_entropy_loss, squared_error_loss
 from .lsqnonneg import lsqnonneg
 from .writer import Writer
@@ -325,6 +325,13 @@ class ClassifierTerm:
         return (torch.softmax(Z, 0) * self.ysum - self.Y) / self.n
 
 # %% ../nbs/04_train.ipynb #a0378f33
+_DROP_GRAPH_BYTES = 64 * 2**20   # a last forward pass's graph estimated at least this large is dropped before the next pass
+
+def _graph_bytes(net, X) -> int:
+    "An estimate of what a forward pass's graph holds: the residual of a dense `X` ($mn$) and every layer's NNLS factors ($nk_i^2$)."
+    m, n = X.shape
+    return ((0 if is_sparse(X) else m * n) + n * sum(A.shape[1] ** 2 for A in net.A)) * net.A[0].element_size()
+
 class Objective:
     "The training loss as a function of `net`'s parameters: a forward pass through the NNLS layers, then the NMF term plus `lam` times the supervised term."
     def __init__(self, net:NMFNetwork, X, loss_fn, class_loss=None, lam:float=0.0, Y=None, mask=None, y=None):
@@ -333,11 +340,12 @@ class Objective:
         self.supervised = Y is not None
         self.unit_columns = bool(getattr(loss_fn, 'unit_columns', False))   # the energy lives on unit-norm columns
         self.out = self.parts = self.supports = None
+        self.drop_graph = X is not None and _graph_bytes(net, X) >= _DROP_GRAPH_BYTES   # drop the last graph first
 
     def __call__(self) -> float:
         "Forward pass and loss parts at the current parameters (kept in `.out`, `.parts`); returns the loss."
         self.supports = [l._support for l in self.net.layers]       # the warm starts this forward pass begins from
-        self.out = self.parts = None                                # the last graph (and its factors) goes first
+        if self.drop_graph: self.out = self.parts = None            # a large last graph (and its factors) goes first
         self.out = self.net(self.X)
         return self._parts()
 
