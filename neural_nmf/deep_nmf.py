@@ -8,6 +8,7 @@ __all__ = ['Neural_NMF', 'project_unit_columns', 'check_depth_info', 'NMFNetwork
            'sq_residual', 'prepare_labels', 'cross_entropy_loss', 'squared_error_loss', 'get_class_loss']
 
 # %% ../nbs/03_deep_nmf.ipynb #b4b8224a
+import math
 import numpy as np
 import torch
 from torch import nn
@@ -64,7 +65,7 @@ class NMFNetwork(nn.Module):
     def __init__(self,
                  depth_info,          # [m, k1, ..., kL]: m = X.shape[0] (features), then the ranks
                  c:int=None,          # number of classes: adds a linear layer B (c x kL, no bias)
-                 dtype=None,          # parameter dtype (default: torch's default dtype)
+                 dtype=None,          # parameter dtype (default: torch.float64)
                  device=None,         # parameter device
                  generator=None,      # torch.Generator for the random initialisation (reproducible nets)
                  warm_start:bool=True # NNLS layers warm-start from the previous support
@@ -73,10 +74,11 @@ class NMFNetwork(nn.Module):
         self.depth_info = check_depth_info(depth_info)
         self.c = None if c is None else check_int(c, "c (the number of classes)")
         dims = self.depth_info
+        dtype = torch.float64 if dtype is None else dtype   # float64 unless asked (float32 fits tf-idf data worse)
         self.layers = nn.ModuleList([Lsqnonneg(dims[i], dims[i + 1], warm_start=warm_start, generator=generator,
                                                dtype=dtype, device=device) for i in range(len(dims) - 1)])
         if self.c is not None:
-            self.linear = nn.Linear(dims[-1], self.c, bias=False, dtype=dtype or torch.get_default_dtype(), device=device)
+            self.linear = nn.Linear(dims[-1], self.c, bias=False, dtype=dtype, device=device)
             with torch.no_grad():  # same uniform init as nn.Linear, but drawn from `generator` when given
                 b = 1 / dims[-1] ** 0.5
                 self.linear.weight.copy_(torch.rand(self.linear.weight.shape, generator=generator,
@@ -158,23 +160,38 @@ def unit_column_forward(net, X) -> tuple:
         out.append(S)
     return As, out
 
+def _layer_weights(weights) -> tuple:
+    "`weights` as a tuple of finite nonnegative floats, at least one positive."
+    try: w = tuple(float(v) for v in weights)
+    except (TypeError, ValueError): raise TypeError(f"weights must be a list of numbers, one per layer, got {weights!r}") from None
+    if not w or any(not (math.isfinite(v) and v >= 0) for v in w) or not any(w):
+        raise ValueError(f"weights must be finite and >= 0, at least one of them > 0, got {weights!r}")
+    return w
+
 class EnergyLoss:
-    "Energy $\\sum_i\\|S_{i-1}-A_iS_i\\|_F^2$ ($S_0=X$) of the network with unit-norm columns in $A_1..A_{L-1}$, over $\\|X\\|_F^2$ when `normalize`."
+    "Energy $\\sum_i w_i\\|S_{i-1}-A_iS_i\\|_F^2$ ($S_0=X$; $w_i=1$ unless `weights`) of the network with unit-norm columns in $A_1..A_{L-1}$, over $\\|X\\|_F^2$ when `normalize`."
     name = 'energy'
     def __init__(self,
                  normalize:bool=True,     # divide by ||X||_F^2
-                 unit_columns:bool=True): # measure the network with unit-norm columns in A_1..A_{L-1} (scale-free)
+                 unit_columns:bool=True,  # measure the network with unit-norm columns in A_1..A_{L-1} (scale-free)
+                 weights=None):           # one weight w_i per layer's term (None: every w_i = 1)
         self.normalize, self.unit_columns = normalize, unit_columns
+        self.weights = None if weights is None else _layer_weights(weights)
     def __call__(self, net, X, S_list):
         As = net.A
+        if self.weights is not None and len(self.weights) != len(As):
+            raise ValueError(f"EnergyLoss has {len(self.weights)} weights but the network has {len(As)} layers")
         if self.unit_columns and not has_unit_columns(As[:-1]):
             As, S_list = unit_column_forward(net, X)      # off the constraint set (training stays on it): re-solve
         prev, r = X, 0
-        for A, S in zip(As, S_list):
-            r = r + sq_residual(prev, A, S)
+        for i, (A, S) in enumerate(zip(As, S_list)):
+            t = sq_residual(prev, A, S)
+            r = r + (t if self.weights is None else self.weights[i] * t)
             prev = S
         return r / sq_norm(X).clamp(min=torch.finfo(r.dtype).tiny) if self.normalize else r
-    def __repr__(self): return f"EnergyLoss(normalize={self.normalize}, unit_columns={self.unit_columns})"
+    def __repr__(self):
+        w = '' if self.weights is None else f", weights={list(self.weights)}"
+        return f"EnergyLoss(normalize={self.normalize}, unit_columns={self.unit_columns}{w})"
 
 def get_loss(loss_func):
     "Resolve `'energy'`, `'recon'`, None (energy) or a callable `loss(net, X, S_list)`."

@@ -225,7 +225,7 @@ def top_down_nmf(X,                # (m, n) nonnegative data (features x samples
     return _top_down_nmf(X, ranks, restarts, race, start, n_iter, tol, generator)[0]
 
 # %% ../nbs/04_train.ipynb #803af457
-def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:int=100,
+def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:int=200,
                restarts:int=1,    # NMF runs per layer for 'topdown' and 'nmf', the best one kept
                race:int=None,     # the restarts race this many sweeps, then only the leader runs on (see `nmf`)
                start:str='nndsvd'): # the first NMF run's start: 'nndsvd' or 'random' (see `nmf`)
