@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 from tqdm import tqdm
 from . import data_loading as dl
 from . import topics as tp
-from .deep_nmf import NMFNetwork, EnergyLoss, get_loss
-from .train import train, hierarchical_nmf, top_down_nmf
+from .deep_nmf import NMFNetwork
+from .train import train, hierarchical_nmf
 
 # %% ../nbs/19_compare.ipynb #4f3b3c25
 METHODS = ('hierarchical NMF', 'Neural NMF unsupervised', 'Neural NMF semi-supervised', 'Neural NMF supervised')
@@ -29,7 +29,7 @@ def _labels_for(corpus, key):
         raise ValueError(f'no label set {key!r} in the data (it has {list(corpus.labels) or "none"})')
     return np.asarray(corpus.labels[key])
 
-def _check_request(ranks, label_keys, methods, train_idx, test_idx, init):
+def _check_request(ranks, label_keys, methods, train_idx, test_idx):
     "Refuse a request `compare_methods` cannot run, before any work."
     if len(label_keys) != len(ranks):
         raise ValueError(f'label_keys needs one entry per layer ({len(ranks)}), got {len(label_keys)}')
@@ -37,20 +37,13 @@ def _check_request(ranks, label_keys, methods, train_idx, test_idx, init):
     if unknown: raise ValueError(f'unknown methods {unknown}; choose from {list(METHODS)}')
     if np.intersect1d(train_idx, test_idx).size:
         raise ValueError('train_idx and test_idx overlap')
-    if init not in ('auto', 'baseline', 'topdown'):
-        raise ValueError(f"init must be 'auto', 'baseline' or 'topdown', got {init!r}")
 
-def _baseline(X, ranks, seed, dtype, restarts):
-    "The hierarchical NMF run (each layer fitted alone): its result dict, and its A_i as tensors."
+def _baseline(X, ranks, seed, dtype):
+    "The hierarchical NMF run, as a user calls it (`hierarchical_nmf(X, ranks, seed=seed)`): its result dict."
     t0 = time.perf_counter()
-    As, Ss = hierarchical_nmf(X, ranks, seed=seed, dtype=dtype, restarts=restarts)
+    As, Ss = hierarchical_nmf(X, ranks, seed=seed, dtype=dtype)
     return dict(method=METHODS[0], As=[A.numpy() for A in As], Ss=[S.numpy() for S in Ss], net=None, history=None,
-                scores=None, time=time.perf_counter() - t0), As
-
-def _start(X, ranks, base_As, init, loss_func, seed, dtype, restarts):
-    "The A_i every Neural NMF run starts from: the baseline's or a top-down NMF's ('auto': the baseline's for the energy)."
-    if init == 'auto': init = 'baseline' if isinstance(get_loss(loss_func), EnergyLoss) else 'topdown'
-    return base_As if init == 'baseline' else top_down_nmf(X, ranks, restarts=restarts, seed=seed, dtype=dtype)
+                scores=None, time=time.perf_counter() - t0)
 
 def _training_labels(method, sup, train_idx, n, semi_fraction, seed):
     "The (n,) labels a `method` run trains with (-1 = not used, as for every held-out document); None when unsupervised."
@@ -63,12 +56,12 @@ def _training_labels(method, sup, train_idx, n, semi_fraction, seed):
     y[keep] = sup[keep]
     return y
 
-def _neural_run(corpus, ranks, method, start, y, n_classes, epochs, seed, lam, loss_func, dtype, **train_kwargs):
-    "Train one Neural NMF run from the A_i `start`, with labels `y` (None: no classifier); its result dict."
+def _neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_func, dtype, **train_kwargs):
+    "Train one Neural NMF run as a user calls `train` (its default start, seeded by `seed`), with labels `y` (None: no classifier); its result dict."
     t0 = time.perf_counter()
     kw = {} if y is None else dict(labels=y, lam=lam)
     net = NMFNetwork([corpus.n_features, *ranks], c=None if y is None else n_classes, dtype=dtype)
-    hist = train(net, corpus.X, epoch=int(epochs), init=[A.clone() for A in start], seed=seed, loss_func=loss_func,
+    hist = train(net, corpus.X, epoch=int(epochs), seed=seed, loss_func=loss_func,
                  verbose=False, progress=False, **kw, **train_kwargs)
     with torch.no_grad():
         out = net(corpus.X)
@@ -91,37 +84,33 @@ def compare_methods(corpus,                # a `data_loading.Corpus` (features x
                     ranks,                 # [k1, ..., kL]
                     label_keys,            # label set per layer (None = no labels at that layer); the last one supervises
                     train_idx, test_idx,   # the split: labels of test_idx are never used
-                    methods=METHODS,       # which of `METHODS` to run (the baseline always runs: it is the start point)
+                    methods=METHODS,       # which of `METHODS` to run
                     epochs=100,            # training epochs of every Neural NMF run
-                    seed=0,                # seeds the baseline, every start and the semi-supervised label choice
+                    seed=0,                # seeds the baseline, every run's start and the semi-supervised label choice
                     lam=None,              # weight of the classification loss (None: the package default DEFAULT_LAM)
                     semi_fraction=0.5,     # share of each class of training documents labeled in the semi-supervised run
                     loss_func='energy',    # Neural NMF loss: 'energy' or 'recon'
                     dtype=torch.float64,
                     progress=True,         # tqdm bar over the runs
-                    init='auto',           # Neural NMF start: 'baseline', 'topdown' or 'auto' (train's: baseline for the energy)
-                    restarts=3,            # NMF runs per layer, best kept, for the baseline and the top-down start
-                    **train_kwargs):       # further arguments of `train` (b_steps, lr, optimizer, ...)
+                    **train_kwargs):       # further arguments of `train` (init, b_steps, lr, optimizer, ...)
     "Train the baseline and Neural NMF runs on one split; returns a list of result dicts (see `format_table`)."
     ranks = [int(k) for k in ranks]
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
-    _check_request(ranks, label_keys, methods, train_idx, test_idx, init)
+    _check_request(ranks, label_keys, methods, train_idx, test_idx)
     labs = [_labels_for(corpus, k) for k in label_keys]
     sup = labs[-1]
     n_classes = None if sup is None else int(sup.max()) + 1
     results = []
-    bar = tqdm(total=len(methods) + (METHODS[0] not in methods), desc='neural-nmf', disable=not progress, leave=True)
+    bar = tqdm(total=len(methods), desc='neural-nmf', disable=not progress, leave=True)
     try:
-        bar.set_postfix_str(METHODS[0])
-        base, base_As = _baseline(corpus.X, ranks, seed, dtype, restarts)
-        if METHODS[0] in methods: results.append(base)
-        bar.update(1)
-        start = _start(corpus.X, ranks, base_As, init, loss_func, seed, dtype, restarts)
-        for method in [m for m in methods if m != METHODS[0]]:
+        for method in methods:
             bar.set_postfix_str(method)
-            y = _training_labels(method, sup, train_idx, corpus.n_samples, semi_fraction, seed)
-            results.append(_neural_run(corpus, ranks, method, start, y, n_classes, epochs, seed, lam, loss_func, dtype,
-                                       **train_kwargs))
+            if method == METHODS[0]:
+                results.append(_baseline(corpus.X, ranks, seed, dtype))
+            else:
+                y = _training_labels(method, sup, train_idx, corpus.n_samples, semi_fraction, seed)
+                results.append(_neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_func, dtype,
+                                           **train_kwargs))
             bar.update(1)
     finally:
         bar.close()
