@@ -1005,10 +1005,10 @@ def train(net:NMFNetwork,       # the network; trained in place
           epoch:int=10,         # number of epochs (full-batch steps) to run
           lr=None,              # None: line search; number / list / dict: projected GD (or Adam) step sizes
           supervised:bool=None, # None: supervised iff labels are given
-          labels=None,          # (n,) class indices (negative = unlabeled) or (c, n) one-hot matrix
-          label_mask=None,      # (n,) bool or (c, n): which columns' labels are used (semi-supervised)
+          labels=None,          # (n,) class indices (negative = unlabeled) or (c, n) one-hot matrix; with a list c, a list of them per layer (None: no labels)
+          label_mask=None,      # (n,) bool or (c, n): which columns' labels are used (semi-supervised); or a list per layer
           loss_func='energy',   # 'energy', 'recon' or a callable loss(net, X, S_list)
-          lam:float=None,       # weight of the supervised term (default DEFAULT_LAM = 0.1 with labels)
+          lam:float=None,       # weight of the supervised term (default DEFAULT_LAM = 0.1 with labels); or a list per layer
           class_loss='cross_entropy', # 'cross_entropy', 'mse' or a callable loss(scores, Y, mask)
           optimizer:str='gd',   # 'gd' (projected gradient) or 'adam'
           lr_decay:float=1.0,   # multiply the step sizes by this after every epoch (fixed-lr GD and Adam)
