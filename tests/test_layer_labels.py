@@ -209,3 +209,24 @@ def test_unsupervised_and_minibatch_with_a_classifier_per_layer():
     assert 'supervised' not in h.scalars
     h = train_minibatch(net, X, epochs=1, batch_size=20, verbose=False)
     assert np.isfinite(h.scalars['loss'][-1])
+
+
+def test_estimator_with_labels_at_every_layer():
+    from neural_nmf.estimator import NeuralNMF
+    X, y1, y2 = two_level()
+    names = np.array(['left', 'right'])[y2]
+    est = NeuralNMF(ranks=[6, 3], epochs=20, lam=1.0, random_state=0).fit(X.T, [y1, names])
+    assert est.net_.c == [4, 2] and list(est.classes_) == ['left', 'right'] and list(est.layer_classes_[0]) == [0, 1, 2, 3]
+    p1, p2 = est.predict_layers(X.T)
+    assert (p1 == y1).mean() >= 0.9 and (p2 == names).mean() >= 0.85
+    assert np.array_equal(est.predict(X.T), p2) and np.array_equal(est.predict(X.T, layer=0), p1)
+    assert est.predict_proba(X.T, layer=0).shape == (120, 4) and est.score(X.T, names) >= 0.85
+    two_d = NeuralNMF(ranks=[6, 3], epochs=20, lam=1.0, random_state=0).fit(X.T, np.column_stack([y1, y2]))
+    assert two_d.net_.c == [4, 2] and (two_d.predict(X.T, layer=0) == y1).mean() >= 0.9
+    first = NeuralNMF(ranks=[6, 3], epochs=3, random_state=0).fit(X.T, [y1, None])
+    assert first.net_.c == [4, None] and first.predict_layers(X.T)[1] is None
+    with pytest.raises(ValueError, match='layer 1 has no classifier'): first.predict(X.T, layer=1)
+    with pytest.raises(ValueError, match='labels for 3 layers but the network has 2'):
+        NeuralNMF(ranks=[6, 3], epochs=1).fit(X.T, [y1, y2, y2])
+    one = NeuralNMF(ranks=[6, 3], epochs=3, random_state=0).fit(X.T, y2)          # one label set: as before
+    assert one.net_.c == 2 and not hasattr(one, 'layer_classes_') and one.predict_layers(X.T)[0] is None
