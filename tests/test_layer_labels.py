@@ -230,3 +230,24 @@ def test_estimator_with_labels_at_every_layer():
         NeuralNMF(ranks=[6, 3], epochs=1).fit(X.T, [y1, y2, y2])
     one = NeuralNMF(ranks=[6, 3], epochs=3, random_state=0).fit(X.T, y2)          # one label set: as before
     assert one.net_.c == 2 and not hasattr(one, 'layer_classes_') and one.predict_layers(X.T)[0] is None
+
+
+def test_compare_methods_supervised_at_every_layer():
+    from neural_nmf import data_loading as dl
+    from neural_nmf.compare import METHODS, compare_methods, compare_splits, paired_table, paired_difference
+    assert METHODS[:4] == ('hierarchical NMF', 'Neural NMF unsupervised', 'Neural NMF semi-supervised', 'Neural NMF supervised')
+    c = dl.make_hierarchical(n_features=60, n_samples=80, ranks=(6, 2), seed=0)
+    tr, te = dl.stratified_split(c.labels['sub'], 0.3, seed=0)
+    rs = compare_methods(c, [6, 2], ['sub', 'super'], tr, te, methods=(METHODS[0], METHODS[3], METHODS[4]), epochs=3,
+                         progress=False)
+    by = {r['method']: r for r in rs}
+    assert by[METHODS[0]]['acc_classifiers'] == [None, None] and by[METHODS[3]]['acc_classifiers'][0] is None
+    assert by[METHODS[3]]['acc_classifiers'][1] == by[METHODS[3]]['acc_classifier']
+    every = by[METHODS[4]]
+    assert every['net'].c == [6, 2] and all(a is not None for a in every['acc_classifiers'])
+    assert every['acc_classifiers'][1] == every['acc_classifier']
+    runs = compare_splits(c, [6, 2], ['sub', 'super'], seeds=range(2), methods=(METHODS[0], METHODS[3], METHODS[4]), epochs=2)
+    assert 'classifier L1' in paired_table(runs, baseline=METHODS[3])
+    assert 'classifier L1' not in paired_table({m: runs[m] for m in METHODS[:1] + METHODS[3:4]})
+    mean, se = paired_difference(runs, METHODS[4], 'classifier', baseline=METHODS[3])
+    assert np.isfinite(mean) and np.isnan(paired_difference(runs, METHODS[4], 'classifier L1', baseline=METHODS[3])[0])
