@@ -20,7 +20,8 @@ from .deep_nmf import NMFNetwork
 from .train import train, hierarchical_nmf
 
 # %% ../nbs/19_compare.ipynb #4f3b3c25
-METHODS = ('hierarchical NMF', 'Neural NMF unsupervised', 'Neural NMF semi-supervised', 'Neural NMF supervised')
+METHODS = ('hierarchical NMF', 'Neural NMF unsupervised', 'Neural NMF semi-supervised', 'Neural NMF supervised',
+           'Neural NMF supervised, every layer')
 
 def _labels_for(corpus, key):
     "Integer labels (n,) of label set `key` of `corpus`, or None when key is None."
@@ -56,6 +57,16 @@ def _training_labels(method, sup, train_idx, n, semi_fraction, seed):
     y[keep] = sup[keep]
     return y
 
+def _layer_training_labels(labs, train_idx, n):
+    "The labels per layer (a list; None at a layer without a label set) of the run supervised at every layer: training documents only."
+    if all(lab is None for lab in labs): raise ValueError(f'{METHODS[4]} needs a label set at one layer at least')
+    out = []
+    for lab in labs:
+        y = None if lab is None else np.full(n, -1, dtype=np.int64)
+        if y is not None: y[train_idx] = lab[train_idx]
+        out.append(y)
+    return out
+
 def _neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_func, dtype, **train_kwargs):
     "Train one Neural NMF run as a user calls `train` (its default start, seeded by `seed`), with labels `y` (None: no classifier); its result dict."
     t0 = time.perf_counter()
@@ -66,23 +77,30 @@ def _neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_fun
     with torch.no_grad():
         out = net(corpus.X)
     S_list, scores = out if isinstance(out, tuple) else (out, None)
-    return dict(method=method, As=[A.detach().numpy().copy() for A in net.A], Ss=[S.numpy() for S in S_list], net=net,
-                history=hist, scores=None if scores is None else scores.numpy(), time=time.perf_counter() - t0)
+    layers = [None if s is None else s.numpy() for s in scores] if isinstance(scores, list) else None
+    if layers is not None: scores = scores[-1]                    # a classifier per layer: 'scores' is the last one's
+    r = dict(method=method, As=[A.detach().numpy().copy() for A in net.A], Ss=[S.numpy() for S in S_list], net=net,
+             history=hist, scores=None if scores is None else scores.numpy(), time=time.perf_counter() - t0)
+    if layers is not None: r['layer_scores'] = layers
+    return r
 
 def _score(r, X, labs, train_idx, test_idx):
-    "Add to result `r` its relative errors, held-out readout accuracy per layer and classifier accuracy (None: nothing to score)."
+    "Add to result `r` its relative errors, held-out readout accuracy per layer and classifier accuracy, last layer and per layer (None: nothing to score)."
     sup = labs[-1]
     r['rel_error'] = tp.relative_errors(X, r['As'], r['Ss'])
     r['acc_readout'] = [None if lab is None or not (lab[train_idx] >= 0).any() or not (lab[test_idx] >= 0).any()
                         else tp.readout_accuracy(S, lab, train_idx, test_idx) for S, lab in zip(r['Ss'], labs)]
     r['acc_classifier'] = (None if r['scores'] is None or not (sup[test_idx] >= 0).any()
                            else tp.score_accuracy(r['scores'], sup, test_idx))
+    layer_scores = r.get('layer_scores') or [None] * (len(labs) - 1) + [r['scores']]
+    r['acc_classifiers'] = [None if s is None or lab is None or not (lab[test_idx] >= 0).any()
+                            else tp.score_accuracy(s, lab, test_idx) for s, lab in zip(layer_scores, labs)]
     return r
 
 # %% ../nbs/19_compare.ipynb #b0af8d17
 def compare_methods(corpus,                # a `data_loading.Corpus` (features x documents)
                     ranks,                 # [k1, ..., kL]
-                    label_keys,            # label set per layer (None = no labels at that layer); the last one supervises
+                    label_keys,            # label set per layer (None = no labels at that layer); the last one supervises (every one: METHODS[4])
                     train_idx, test_idx,   # the split: labels of test_idx are never used
                     methods=METHODS,       # which of `METHODS` to run
                     epochs=100,            # training epochs of every Neural NMF run
@@ -106,11 +124,13 @@ def compare_methods(corpus,                # a `data_loading.Corpus` (features x
         for method in methods:
             bar.set_postfix_str(method)
             if method == METHODS[0]:
-                results.append(_baseline(corpus.X, ranks, seed, dtype))
-            else:
-                y = _training_labels(method, sup, train_idx, corpus.n_samples, semi_fraction, seed)
-                results.append(_neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_func, dtype,
-                                           **train_kwargs))
+                results.append(_baseline(corpus.X, ranks, seed, dtype)); bar.update(1); continue
+            every = method == METHODS[4]                                  # labels at every layer with a label set
+            y = (_layer_training_labels(labs, train_idx, corpus.n_samples) if every else
+                 _training_labels(method, sup, train_idx, corpus.n_samples, semi_fraction, seed))
+            c = [None if lab is None else int(lab.max()) + 1 for lab in labs] if every else n_classes
+            results.append(_neural_run(corpus, ranks, method, y, c, epochs, seed, lam, loss_func, dtype,
+                                       **train_kwargs))
             bar.update(1)
     finally:
         bar.close()
@@ -167,14 +187,20 @@ def compare_splits(corpus, ranks, label_keys,
     for seed in tqdm(list(seeds), desc='splits', disable=not progress, leave=False):
         tr, te = dl.stratified_split(strat, test_fraction, seed=int(seed))
         for r in compare_methods(corpus, ranks, label_keys, tr, te, seed=int(seed), progress=False, **kwargs):
-            for k in ('net', 'history', 'As', 'Ss', 'scores'): r.pop(k, None)   # keep the scores, not the models
+            for k in ('net', 'history', 'As', 'Ss', 'scores', 'layer_scores'): r.pop(k, None)   # keep the scores, not the models
             out.setdefault(r['method'], []).append(r)
     return out
 
-def _scores(rs):
-    "(splits, columns) array: relative errors, readout accuracies, classifier accuracy (nan when absent)."
-    return np.array([list(r['rel_error']) + [np.nan if a is None else a for a in r['acc_readout']]
-                     + [np.nan if r['acc_classifier'] is None else r['acc_classifier']] for r in rs], dtype=float)
+def _scores(rs, extra=()):
+    "(splits, columns) array: relative errors, readout accuracies, classifier accuracy, then that of the layers `extra` (nan when absent)."
+    nan = lambda v: np.nan if v is None else v
+    return np.array([list(r['rel_error']) + [nan(a) for a in r['acc_readout']] + [nan(r['acc_classifier'])]
+                     + [nan((r.get('acc_classifiers') or [None] * (l + 1))[l]) for l in extra] for r in rs], dtype=float)
+
+def _layer_classifiers(runs) -> list:
+    "The layers (0-based) below the last at which some run has a classifier accuracy."
+    return sorted({l for rs in runs.values() for r in rs for l, a in enumerate((r.get('acc_classifiers') or [])[:-1])
+                   if a is not None})
 
 def paired_table(runs,              # returned by `compare_splits`
                  layer_names=None,  # a short name per layer for the column headers
@@ -182,14 +208,16 @@ def paired_table(runs,              # returned by `compare_splits`
     "Mean scores over splits (errors, then accuracies) and, under each method, its paired difference to the baseline, mean ± standard error."
     methods = list(runs)
     b = baseline or methods[0]
-    base = _scores(runs[b])
-    L = (base.shape[1] - 1) // 2
+    extra = _layer_classifiers(runs)                       # 'classifier L1', ...: runs with a classifier per layer
+    base = _scores(runs[b], extra)
+    L = (base.shape[1] - 1 - len(extra)) // 2
     names = layer_names or [''] * L
     def head(i): return f'L{i + 1}' + (f' {names[i]}' if names[i] else '')
-    cols = [f'err {head(i)}' for i in range(L)] + [f'acc {head(i)}' for i in range(L)] + ['classifier']
+    cols = ([f'err {head(i)}' for i in range(L)] + [f'acc {head(i)}' for i in range(L)] + ['classifier']
+            + [f'classifier L{l + 1}' for l in extra])
     means, diffs = {}, {}
     for m in methods:
-        a = _scores(runs[m]); d = a - base
+        a = _scores(runs[m], extra); d = a - base
         means[m], diffs[m] = [], []
         for j in range(a.shape[1]):
             p = 4 if j < L else 3                          # errors move in the 3rd decimal: one more digit
@@ -199,7 +227,7 @@ def paired_table(runs,              # returned by `compare_splits`
     label = '  paired difference'
     w0 = max(len(label), *(len(m) for m in methods)) + 2
     lines = [f'{len(base)} splits: mean, and [paired difference to {b} ± s.e.]']
-    for group in (range(L), range(L, 2 * L + 1)):          # errors, then accuracies: two narrow tables
+    for group in (range(L), range(L, 2 * L + 1 + len(extra))):   # errors, then accuracies: two narrow tables
         ws = {j: max(len(cols[j]), *(len(means[m][j]) for m in methods), *(len(diffs[m][j]) for m in methods)) + 2
               for j in group}
         lines += ['', 'method'.ljust(w0) + ''.join(cols[j].rjust(ws[j]) for j in group)]
@@ -210,12 +238,16 @@ def paired_table(runs,              # returned by `compare_splits`
     return '\n'.join(lines)
 
 def paired_difference(runs, method, column, baseline=None) -> tuple:
-    "Mean and standard error over splits of `method`'s score minus the baseline's, for one score column name."
+    "Mean and standard error over splits of `method`'s score minus the baseline's, for one score column name ('err_1', 'acc_2', 'classifier', 'classifier L1')."
     base = runs[baseline or list(runs)[0]]
-    kind, layer = column.split('_') if column != 'classifier' else ('classifier', None)
+    if column.startswith('classifier L'):                  # the classifier of one layer: 'classifier L1', ...
+        kind, layer = 'layer', column[len('classifier L'):]
+    else: kind, layer = column.split('_') if column != 'classifier' else ('classifier', None)
     pick = {'err': lambda r: r['rel_error'][int(layer) - 1], 'acc': lambda r: r['acc_readout'][int(layer) - 1],
-            'classifier': lambda r: r['acc_classifier']}[kind]
-    d = np.array([pick(a) - pick(b) for a, b in zip(runs[method], base)], dtype=float)
+            'classifier': lambda r: r['acc_classifier'],
+            'layer': lambda r: (r.get('acc_classifiers') or [None] * int(layer))[int(layer) - 1]}[kind]
+    nan = lambda v: np.nan if v is None else v
+    d = np.array([nan(pick(a)) - nan(pick(b)) for a, b in zip(runs[method], base)], dtype=float)
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 # %% ../nbs/19_compare.ipynb #08bc4ba8

@@ -60,11 +60,27 @@ def check_depth_info(depth_info) -> list:
     return d
 
 # %% ../nbs/03_deep_nmf.ipynb #9b4517e9
+def _check_classes(c, L):
+    "`c` checked: None, an int (a classifier on $S_L$) or a list of L entries, each None or an int (a classifier on that layer's $S_l$)."
+    if c is None or not isinstance(c, (list, tuple)): return None if c is None else check_int(c, "c (the number of classes)")
+    if len(c) != L: raise ValueError(f"c has {len(c)} entries but the network has {L} layers: give one per layer (None: no classifier)")
+    c = [None if v is None else check_int(v, f"c[{i}] (the number of classes of layer {i + 1})") for i, v in enumerate(c)]
+    if all(v is None for v in c): raise ValueError(f"c={c} names no classifier: use c=None for a network without one")
+    return c
+
+def _classifier(k, c, dtype, device, generator) -> nn.Linear:
+    "A linear layer $B$ (c x k, no bias) with nn.Linear's uniform init, drawn from `generator` when given."
+    lin = nn.Linear(k, c, bias=False, dtype=dtype, device=device)
+    with torch.no_grad():
+        b = 1 / k ** 0.5
+        lin.weight.copy_(torch.rand(lin.weight.shape, generator=generator, dtype=lin.weight.dtype).mul(2 * b).sub(b))
+    return lin
+
 class NMFNetwork(nn.Module):
     "Neural NMF: NNLS layers $S_i = \\arg\\min_{S\\ge0}\\|S_{i-1}-A_iS\\|_F^2$ ($S_0=X$, X is features x samples) and optional class scores $BS_L$."
     def __init__(self,
                  depth_info,          # [m, k1, ..., kL]: m = X.shape[0] (features), then the ranks
-                 c:int=None,          # number of classes: adds a linear layer B (c x kL, no bias)
+                 c=None,              # classes: an int adds a classifier B (c x kL, no bias) on S_L; a list, one per layer (None: none)
                  dtype=None,          # parameter dtype (default: torch.float64)
                  device=None,         # parameter device
                  generator=None,      # torch.Generator for the random initialisation (reproducible nets)
@@ -72,19 +88,17 @@ class NMFNetwork(nn.Module):
                 ):
         super().__init__()
         self.depth_info = check_depth_info(depth_info)
-        self.c = None if c is None else check_int(c, "c (the number of classes)")
+        self.c = _check_classes(c, len(self.depth_info) - 1)   # an int, or a list: one entry per layer
         dims = self.depth_info
         dtype = torch.float64 if dtype is None else dtype   # float64 unless asked (float32 fits tf-idf data worse)
         self.layers = nn.ModuleList([Lsqnonneg(dims[i], dims[i + 1], warm_start=warm_start, generator=generator,
                                                dtype=dtype, device=device) for i in range(len(dims) - 1)])
-        if self.c is not None:
-            self.linear = nn.Linear(dims[-1], self.c, bias=False, dtype=dtype, device=device)
-            with torch.no_grad():  # same uniform init as nn.Linear, but drawn from `generator` when given
-                b = 1 / dims[-1] ** 0.5
-                self.linear.weight.copy_(torch.rand(self.linear.weight.shape, generator=generator,
-                                                    dtype=self.linear.weight.dtype).mul(2 * b).sub(b))
-        else:
-            self.linear = None
+        self.linear = self.heads = None   # int c: `linear` (B on S_L); list c: `heads['l']` (B_l on S_l)
+        if isinstance(self.c, list):
+            self.heads = nn.ModuleDict({str(i + 1): _classifier(dims[i + 1], k, dtype, device, generator)
+                                        for i, k in enumerate(self.c) if k is not None})
+        elif self.c is not None:
+            self.linear = _classifier(dims[-1], self.c, dtype, device, generator)
         self.initialized = False   # set by `initialize`, `train` and `load_state_dict`: `train(init='auto')` reads it
         self.register_load_state_dict_post_hook(_mark_initialized)   # a module-level function: nets stay picklable
 
@@ -95,12 +109,18 @@ class NMFNetwork(nn.Module):
         "The matrices $A_1,\\dots,A_L$ (the live parameters)."
         return [l.A for l in self.layers]
     @property
+    def classifiers(self) -> list:
+        "The classifier of every layer (an `nn.Linear` or None), $S_1$ first; with an int `c` only the last has one."
+        if self.heads is not None: return [self.heads[str(i + 1)] if str(i + 1) in self.heads else None for i in range(self.depth)]
+        return [None] * (self.depth - 1) + [self.linear]
+    @property
     def B(self):
-        "The classifier weight $B$ (c x kL), or None."
+        "The classifier weight $B$ (c x kL) or None; with a list `c`, the list of every layer's $B_l$ (None where it has none)."
+        if self.heads is not None: return [None if h is None else h.weight for h in self.classifiers]
         return None if self.linear is None else self.linear.weight
 
     def forward(self, X):
-        "Return `[S1, ..., SL]`, and with classes `([S1, ..., SL], B SL)`; X is m x n (columns are samples)."
+        "Return `[S1, ..., SL]`, with classes `([S1, ..., SL], B SL)`, with a list `c` `([S1, ..., SL], [B1 S1 or None, ...])`; X is m x n."
         p = self.layers[0].A
         S = X
         if not (isinstance(X, torch.Tensor) and X.dtype == p.dtype and X.device == p.device
@@ -114,6 +134,7 @@ class NMFNetwork(nn.Module):
         for layer in self.layers:
             S = layer(S, checked=True)                       # checked above: the layers do not check again
             out.append(S)
+        if self.heads is not None: return out, [None if h is None else h.weight @ S for h, S in zip(self.classifiers, out)]
         if self.linear is None: return out
         return out, self.linear.weight @ S
 
@@ -202,13 +223,30 @@ def get_loss(loss_func):
     return loss_func
 
 # %% ../nbs/03_deep_nmf.ipynb #4aaaf012
+def _layer_terms(parts, total, scores, Y, mask, class_loss, lam):
+    "Add $\\lambda_l$ times every supervised layer's class loss to `total`; each goes in `parts` as 'supervised_l', their sum as 'supervised'."
+    L = len(scores)
+    Ys, masks = ([None] * L if Y is None else Y), ([None] * L if mask is None else mask)
+    lams = lam if isinstance(lam, (list, tuple)) else [lam] * L
+    sup = None
+    for l, (Z, Yl, ml, a) in enumerate(zip(scores, Ys, masks, lams), 1):
+        if Z is None or Yl is None: continue
+        s = class_loss(Z, Yl, ml)
+        parts[f'supervised_{l}'] = s
+        sup = s if sup is None else sup + s
+        total = total + a * s
+    if sup is not None: parts['supervised'] = sup
+    return total
+
 def compute_loss(net, X, out, loss_func, Y=None, mask=None, class_loss=cross_entropy_loss, lam:float=0.0) -> dict:
-    "Total loss and its parts as a dict of tensors: 'loss', the NMF term under the loss's name, and 'supervised'."
+    "Total loss and its parts as a dict of tensors: 'loss', the NMF term under the loss's name, 'supervised' (and with a list `c`, 'supervised_l' per layer)."
     S_list, scores = (out if isinstance(out, tuple) else (out, None))
     nmf = loss_func(net, X, S_list)
     parts = {getattr(loss_func, 'name', 'nmf'): nmf}
     total = nmf
-    if Y is not None and scores is not None:
+    if isinstance(scores, list):                                  # a classifier per layer: Y, mask (and lam) per layer
+        total = _layer_terms(parts, total, scores, Y, mask, class_loss, lam)
+    elif Y is not None and scores is not None:
         sup = class_loss(scores, Y, mask)
         parts['supervised'] = sup
         total = total + lam * sup

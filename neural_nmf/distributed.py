@@ -145,6 +145,9 @@ def parameters_identical(net) -> bool:
 
 def _global_class_loss(net, Xt, labels, label_mask, class_loss, lr, optimizer, supervised):
     "The supervised term of the sharded data (`class_loss` itself when unsupervised); every rank must agree on supervision."
+    if isinstance(net.c, list):
+        raise ValueError(f"train_distributed trains one classifier, on the last layer (c an int); this network has c={net.c} "
+                         f"(a classifier per layer): train it with `train`")
     p0 = net.layers[0].A
     flag = torch.tensor([float(bool(supervised))], device=p0.device)   # collectives must match on every rank
     dist.all_reduce(flag, op=dist.ReduceOp.SUM)

@@ -64,9 +64,32 @@ def _check_fitted_ranks(ranks, m):
                          f"of X (depth_info [{m}, {', '.join(map(str, ranks))}] has no unique NNLS solution)")
     return check_depth_info([m, *ranks])
 
+def _per_layer_y(y) -> bool:
+    "Whether `y` gives labels per layer: a 2-D (n_samples, n_layers) array, or a list or tuple of per-layer label arrays (None: a layer without labels)."
+    nd = lambda v: v.ndim if isinstance(v, np.ndarray) else np.asarray(v).ndim
+    if isinstance(y, (list, tuple)): return len(y) > 0 and all(e is None or nd(e) >= 1 for e in y)
+    return nd(y) == 2
+
+def _layer_labels(y, n:int, label_mask, L:int):
+    "Per-layer `(classes, labels)` lists (None at a layer without labels) from `y` given per layer; `label_mask` one for all layers or a list per layer."
+    ys = list(y) if isinstance(y, (list, tuple)) else [np.asarray(y)[:, l] for l in range(np.shape(y)[1])]
+    if len(ys) != L:
+        raise ValueError(f"y gives labels for {len(ys)} layers but the network has {L}: give one label set per layer "
+                         f"(a column of a 2-D y, or an entry of a list, None where a layer has no labels)")
+    if all(v is None for v in ys): raise ValueError("y gives no labels at any layer (every entry is None)")
+    per = isinstance(label_mask, (list, tuple)) and all(m is None or np.ndim(m) >= 1 for m in label_mask)
+    if per and len(label_mask) != L: raise ValueError(f"label_mask has {len(label_mask)} entries but the network has {L} layers")
+    masks = list(label_mask) if per else [label_mask] * L
+    classes, labels = [None] * L, [None] * L
+    for l, (yl, ml) in enumerate(zip(ys, masks)):
+        if yl is None: continue
+        try: classes[l], labels[l] = class_indices(yl, n, ml, check=check_classification_targets)
+        except ValueError as e: raise ValueError(f"y at layer {l}: {e}") from None
+    return classes, labels
+
 def _has_classifier(est):
     "available_if condition of the classifier methods: True before fit (they raise NotFittedError) and after fit with y."
-    if getattr(est, 'net_', None) is not None and est.net_.linear is None:
+    if getattr(est, 'net_', None) is not None and est.net_.linear is None and est.net_.heads is None:
         raise AttributeError(f"this {type(est).__name__} was fitted without y, so it has no classifier: "
                              f"call fit(X, y) with labels to use predict, predict_proba, decision_function or score")
     return True
@@ -139,19 +162,24 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     # ---------- fitting ----------
     def fit(self, X, y=None, label_mask=None):
-        "Fit the network to X (n_samples x n_features), optionally (semi-)supervised by class labels y; returns self."
+        "Fit the network to X (n_samples x n_features), optionally (semi-)supervised by class labels y (or per layer: a 2-D (n_samples, n_layers) y, or a list with None where a layer has none); returns self."
         Xt = self._validate_X(X, reset=True)
         m, n = Xt.shape
         depth = _check_fitted_ranks(self.ranks, m)
-        labels = None
-        if y is not None:
+        labels = c = None
+        if hasattr(self, 'layer_classes_'): del self.layer_classes_
+        if y is not None and _per_layer_y(y):                      # labels at every layer: a classifier per layer
+            self.layer_classes_, labels = _layer_labels(y, n, label_mask, len(depth) - 1)
+            self.classes_ = [cl for cl in self.layer_classes_ if cl is not None][-1]
+            c = [None if cl is None else max(len(cl), 1) for cl in self.layer_classes_]
+        elif y is not None:
             self.classes_, labels = class_indices(y, n, label_mask, check=check_classification_targets)
+            c = max(len(self.classes_), 1)
         elif label_mask is not None:
             raise ValueError("label_mask given without y")
         elif hasattr(self, 'classes_'): del self.classes_
         seed = _seed_from(self.random_state)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        c = None if labels is None else max(len(self.classes_), 1)
         net = NMFNetwork(depth, c=c, dtype=_to_dtype(self.dtype), device=self.device, generator=gen)
         init = self.init
         if isinstance(init, str) and init in ('auto', 'topdown', 'nmf', 'hierarchical_nmf') and min(m, n) < depth[1]: init = 'random'
@@ -203,24 +231,44 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         return torch.from_numpy(out).to(W.dtype) if isinstance(W, torch.Tensor) else out
 
     # ---------- the classifier (fitted with y) ----------
-    @available_if(_has_classifier)
-    def decision_function(self, X):
-        "Class scores $(BS_L)^T$ (n_samples x n_classes, columns in the order of `classes_`); needs a fit with y."
+    def _classifier_layer(self, layer) -> int:
+        "The layer (0..L-1) whose classifier `layer` names: None is the last layer with one."
+        L = len(self.components_)
+        have = [i for i, h in enumerate(self.net_.classifiers) if h is not None]
+        l = have[-1] if layer is None else _layer_index(layer, L) % L
+        if l not in have: raise ValueError(f"layer {layer} has no classifier: this model has classifiers at layers {have}")
+        return l
+
+    def _layer_scores(self, X, layer=None):
+        "Class scores (n_samples x n_classes) of the classifier of `layer` (None: the last layer with one), and its classes."
+        check_is_fitted(self)
+        l = self._classifier_layer(layer)
         Xt = self._validate_X(X, reset=False)
         with torch.no_grad(): _, scores = self.net_(Xt)
-        return scores.T.cpu().numpy()
+        if not isinstance(scores, list): return scores.T.cpu().numpy(), self.classes_
+        return scores[l].T.cpu().numpy(), self.layer_classes_[l]
 
     @available_if(_has_classifier)
-    def predict(self, X):
-        "Predicted class of every sample (an entry of `classes_`); needs a fit with y."
+    def decision_function(self, X, layer:int=None):
+        "Class scores $(BS_L)^T$ (n_samples x n_classes, columns in the order of `classes_`), or of the classifier of `layer`; needs a fit with y."
+        return self._layer_scores(X, layer)[0]
+
+    @available_if(_has_classifier)
+    def predict(self, X, layer:int=None):
+        "Predicted class of every sample (an entry of `classes_`), or by the classifier of `layer` (fitted with labels per layer); needs a fit with y."
+        s, classes = self._layer_scores(X, layer)
+        return classes[s.argmax(1)]
+
+    @available_if(_has_classifier)
+    def predict_layers(self, X) -> list:
+        "The prediction of every layer's classifier: a list with one (n_samples,) array per layer, None where a layer has none."
         check_is_fitted(self)
-        return self.classes_[self.decision_function(X).argmax(1)]
-
+        return [None if h is None else self.predict(X, layer=l) for l, h in enumerate(self.net_.classifiers)]
 
     @available_if(_has_classifier)
-    def predict_proba(self, X):
-        "Softmax of the class scores (n_samples x n_classes, rows sum to 1); needs a fit with y."
-        s = self.decision_function(X)
+    def predict_proba(self, X, layer:int=None):
+        "Softmax of the class scores (n_samples x n_classes, rows sum to 1), or of those of `layer`; needs a fit with y."
+        s = self.decision_function(X, layer)
         e = np.exp(s - s.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 

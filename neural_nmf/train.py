@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_LAM', 'nmf', 'hierarchical_nmf', 'top_down_nmf', 'initialize', 'ClassifierTerm', 'Objective', 'backtrack',
-           'LineSearchGD', 'ProjectedGD', 'ProjectedAdam', 'ClassifierGD', 'joint_classifier', 'Callback', 'Run',
-           'Recorder', 'EarlyStop', 'Progress', 'Checkpoint', 'TrainingInterrupted', 'train', 'save_checkpoint',
-           'load_checkpoint']
+           'LineSearchGD', 'ProjectedGD', 'ProjectedAdam', 'ClassifierGD', 'joint_classifier', 'LayerClassifiersGD',
+           'Callback', 'Run', 'Recorder', 'EarlyStop', 'Progress', 'Checkpoint', 'TrainingInterrupted', 'train',
+           'save_checkpoint', 'load_checkpoint']
 
 # %% ../nbs/04_train.ipynb #f1ffc3d5
 import contextlib
@@ -259,8 +259,8 @@ def initialize(net, X, init='topdown', seed:int=None, generator=None, nmf_iter:i
                 layer.A.copy_(A)
         else:
             raise ValueError(f"unknown init {init!r}: use 'topdown', 'nmf', 'random' or a list of matrices")
-        if net.linear is not None:
-            w = net.linear.weight
+        for head in (h for h in net.classifiers if h is not None):   # B, or every layer's B_l
+            w = head.weight
             b = 1 / w.shape[1] ** 0.5
             w.copy_(torch.rand(w.shape, generator=generator, dtype=w.dtype).mul(2 * b).sub(b).to(w.device))
         for layer, s in zip(net.layers, supports): layer._support = s   # not the old dictionaries' supports
@@ -332,12 +332,21 @@ def _graph_bytes(net, X) -> int:
     m, n = X.shape
     return ((0 if is_sparse(X) else m * n) + n * sum(A.shape[1] ** 2 for A in net.A)) * net.A[0].element_size()
 
+def _accuracy(scores, y, mask) -> dict:
+    "Accuracy of the class `scores` on the labeled columns (and on the hidden labels, when some are known)."
+    pred = scores.detach().argmax(0)
+    acc = {'accuracy': float((pred[mask] == y[mask]).float().mean()) if bool(mask.any()) else float('nan')}
+    hidden = (~mask) & (y >= 0)
+    if bool(hidden.any()): acc['accuracy_unlabeled'] = float((pred[hidden] == y[hidden]).float().mean())
+    return acc
+
 class Objective:
     "The training loss as a function of `net`'s parameters: a forward pass through the NNLS layers, then the NMF term plus `lam` times the supervised term."
     def __init__(self, net:NMFNetwork, X, loss_fn, class_loss=None, lam:float=0.0, Y=None, mask=None, y=None):
         self.net, self.X, self.loss_fn, self.class_loss, self.lam = net, X, loss_fn, class_loss, lam
         self.Y, self.mask, self.y = Y, mask, y
         self.supervised = Y is not None
+        self.per_layer = isinstance(Y, list)                              # a classifier per layer: Y, mask, y, lam are lists
         self.unit_columns = bool(getattr(loss_fn, 'unit_columns', False))   # the energy lives on unit-norm columns
         self.out = self.parts = self.supports = None
         self.drop_graph = X is not None and _graph_bytes(net, X) >= _DROP_GRAPH_BYTES   # drop the last graph first
@@ -352,7 +361,8 @@ class Objective:
     def refresh(self) -> float:
         "The loss parts at the current classifier $B$, reusing the last forward pass (after $B$ moved alone)."
         S_list = self.out[0]
-        self.out = (S_list, self.net.linear.weight @ S_list[-1])
+        if self.per_layer: self.out = (S_list, [None if h is None else h.weight @ S for h, S in zip(self.net.classifiers, S_list)])
+        else: self.out = (S_list, self.net.linear.weight @ S_list[-1])
         return self._parts()
 
     def _parts(self):
@@ -373,16 +383,20 @@ class Objective:
         self.net.project(unit_columns=self.unit_columns)
 
     def classifier_term(self) -> ClassifierTerm:
-        "The supervised term as a function of $B$ alone, at the last forward pass's $S_L$ held fixed: no NNLS solve."
+        "The supervised term as a function of $B$ alone, at the last forward pass's $S_L$ held fixed: no NNLS solve (a list of one per layer with a list `c`)."
+        if self.per_layer:
+            return [None if Y is None else ClassifierTerm(S, Y, m, self.class_loss) for S, Y, m in zip(self.out[0], self.Y, self.mask)]
         return ClassifierTerm(self.out[0][-1], self.Y, self.mask, self.class_loss)
 
     def accuracy(self) -> dict:
-        "Accuracy of the last forward pass on the labeled columns (and on the hidden labels, when some are known)."
-        pred, y, mask = self.out[1].detach().argmax(0), self.y, self.mask
-        acc = {'accuracy': float((pred[mask] == y[mask]).float().mean()) if bool(mask.any()) else float('nan')}
-        hidden = (~mask) & (y >= 0)
-        if bool(hidden.any()): acc['accuracy_unlabeled'] = float((pred[hidden] == y[hidden]).float().mean())
-        return acc
+        "Accuracy of the last forward pass on the labeled columns (and on the hidden labels, when some are known); per layer as 'accuracy_l' with a list `c`, the last supervised layer's as 'accuracy'."
+        if not self.per_layer: return _accuracy(self.out[1], self.y, self.mask)
+        acc, last = {}, {}
+        for l, (Z, y, mask) in enumerate(zip(self.out[1], self.y, self.mask), 1):
+            if y is None: continue
+            last = _accuracy(Z, y, mask)
+            acc.update({f'{k}_{l}': v for k, v in last.items()})
+        return {**acc, **last}
 
 # %% ../nbs/04_train.ipynb #8868e5d1
 def backtrack(accept, t:float, max_backtracks:int=40):
@@ -532,16 +546,31 @@ def joint_classifier(lr, optimizer:str, depth:int) -> bool:
     "Whether a supervised run moves $B$ in the joint step with the $A_i$ (Adam, or `lr` names a step size for $B$) rather than by its own classifier steps."
     return optimizer == 'adam' or _b_explicit(lr, depth)
 
+class LayerClassifiersGD:
+    "`ClassifierGD` for every layer's classifier $B_l$ (None where a layer has none); `step` takes a list of `ClassifierTerm`s."
+    def __init__(self, weights:list, max_backtracks:int=40):
+        self.rules = [None if w is None else ClassifierGD(w, max_backtracks) for w in weights]
+    def step(self, terms:list, steps:int=1) -> int:
+        "`ClassifierGD.step` of every layer's $B_l$ for its term; returns the halvings, summed."
+        return sum(r.step(t, steps) for r, t in zip(self.rules, terms) if r is not None)
+    def state_dict(self) -> dict: return {'layers': [None if r is None else r.state_dict() for r in self.rules]}
+    def load_state_dict(self, state_dict:dict):
+        for r, s in zip(self.rules, state_dict['layers']):
+            if r is not None: r.load_state_dict(s)
+
 def _step_rules(net, obj, optimizer, lr, safeguard, max_backtracks):
     "The step rule of the $A_i$ (and of $B$ when it moves with them), the classifier's own rule, the parameters moved jointly, and whether $B$ takes its own steps."
     joint_B = obj.supervised and joint_classifier(lr, optimizer, net.depth)
-    params = [l.A for l in net.layers] + ([net.linear.weight] if joint_B else [])
+    Bs = [h.weight for h in net.classifiers if h is not None]             # B, or every layer's B_l
+    params = [l.A for l in net.layers] + (Bs if joint_B else [])
     lrs = _parse_lr(lr, net.depth, joint_B)
+    if lrs is not None and joint_B: lrs = lrs[:net.depth] + lrs[net.depth:] * len(Bs)   # B's step size for every B_l
     if optimizer == 'adam':   # default: 1% of each parameter's mean magnitude
         rule = ProjectedAdam(params, lrs or [0.01 * max(float(p.detach().abs().mean()), 1e-12) for p in params], obj.project)
     elif lrs is None: rule = LineSearchGD(params, obj.project, max_backtracks)
     else: rule = ProjectedGD(params, lrs, obj.project, safeguard, max_backtracks)
-    classifier = ClassifierGD(net.linear.weight, max_backtracks) if obj.supervised else None
+    classifier = (None if not obj.supervised else LayerClassifiersGD(net.B, max_backtracks) if obj.per_layer
+                  else ClassifierGD(net.linear.weight, max_backtracks))
     return rule, classifier, params, obj.supervised and not joint_B
 
 # %% ../nbs/04_train.ipynb #7d3f28a4
@@ -597,7 +626,8 @@ class Recorder(Callback):
         out = run.objective.out
         run.records = [('A', [l.A.detach().clone() for l in net.layers]), ('grad_A', list(run.grads[:net.depth])),
                        ('S', [s.detach() for s in (out[0] if isinstance(out, tuple) else out)])]
-        if run.objective.supervised: run.records.append(('B', net.linear.weight.detach().clone()))
+        if run.objective.supervised: run.records.append(('B', [w.detach().clone() for w in net.B if w is not None]
+                                                          if run.objective.per_layer else net.linear.weight.detach().clone()))
     def after_step(self, run):
         obj, rec = run.objective, {k: float(v.detach()) for k, v in run.objective.parts.items()}
         rec.update(lr=run.info['lr'], backtracks=run.info['backtracks'], time=time.perf_counter() - self.t0,
@@ -757,13 +787,15 @@ def _objective(net, X, supervised, labels, label_mask, loss_func, lam, class_los
     if not supervised and labels is not None:
         raise ValueError("labels were given but supervised=False: drop the labels or set supervised=True")
     Y = mask = y = None
-    if supervised:
+    if supervised and isinstance(net.c, list):                   # a classifier per layer: labels, masks, lam per layer
+        Y, mask, y, lam = _layer_targets(net, labels, label_mask, lam, Xt.shape[1])
+    elif supervised:
+        _one_label_set(net, labels, label_mask, lam)
         if net.linear is None:
             raise ValueError("supervised training needs a classifier: build the network as NMFNetwork(depth_info, c=n_classes)")
         Y, mask, y = prepare_labels(labels, Xt.shape[1], net.c, label_mask, dtype=p0.dtype, device=p0.device)
         if lam is None: lam = DEFAULT_LAM
-    lam = float(lam or 0.0)
-    if lam < 0: raise ValueError(f"lam must be nonnegative, got {lam}")
+    if not isinstance(lam, list): lam = _check_lam(lam)
     return Objective(net, Xt, get_loss(loss_func), get_class_loss(class_loss), lam, Y, mask, y)
 
 def _default_init(net, obj, init, seed, resume):
@@ -778,6 +810,67 @@ def _default_init(net, obj, init, seed, resume):
         raise TypeError(f"resume takes a Checkpoint (net.checkpoint after train, err.checkpoint after a Ctrl-C, or "
                         f"net.checkpoint of a network from load_checkpoint), not {type(resume).__name__}")
     return init, seed
+
+# %% ../nbs/04_train.ipynb #b3f0c7a1
+def _check_lam(lam) -> float:
+    "`lam` (one weight; None: 0) as a nonnegative float."
+    if isinstance(lam, (list, tuple)): raise ValueError(f"lam={lam!r} gives one weight per layer: that needs labels per layer and NMFNetwork(depth_info, c=[c1, ..., cL])")
+    lam = float(lam or 0.0)
+    if lam < 0: raise ValueError(f"lam must be nonnegative, got {lam}")
+    return lam
+
+def _per_layer_form(v, net) -> bool:
+    "Whether labels (or a label mask) `v` are given per layer: a list or tuple with a None entry or, with a list `c`, of arrays."
+    if not isinstance(v, (list, tuple)) or len(v) == 0: return False
+    if any(e is None for e in v): return True
+    return isinstance(net.c, list) and all((e.ndim if hasattr(e, 'ndim') else np.ndim(e)) >= 1 for e in v)
+
+def _one_label_set(net, labels, label_mask, lam):
+    "Labels, mask and lam of a network with one classifier (an int `c`) are not given per layer."
+    for name, v in (('labels', labels), ('label_mask', label_mask)):
+        if _per_layer_form(v, net):
+            raise ValueError(f"{name} is given per layer (a list with None entries), but the network has one classifier, on its last "
+                             f"layer: build it with NMFNetwork(depth_info, c=[c1, ..., cL]) for labels at every layer")
+    if isinstance(lam, (list, tuple)): _check_lam(lam)
+
+def _as_layers(v, L:int, name:str, per_layer:bool) -> list:
+    "`v` given per layer (a list of L entries, checked) or once for every layer."
+    if not per_layer: return [v] * L
+    if len(v) != L:
+        raise ValueError(f"{name} has {len(v)} entries but the network has {L} layers: give one per layer (None where a layer has no labels)")
+    return list(v)
+
+def _check_layer(l:int, labels, mask, c):
+    "The labels of layer `l` + 1 agree with its classifier."
+    if labels is not None and c is None:
+        raise ValueError(f"labels[{l}] gives labels to layer {l + 1}, which has no classifier: build the network with c[{l}] = "
+                         f"its number of classes")
+    if labels is None and c is not None:
+        raise ValueError(f"layer {l + 1} has a classifier (c[{l}]={c}) but labels[{l}] is None: give its labels, or build "
+                         f"the network with c[{l}]=None")
+    if mask is not None and labels is None: raise ValueError(f"label_mask[{l}] is given but layer {l + 1} has no labels")
+
+def _layer_targets(net, labels, label_mask, lam, n:int):
+    "Per-layer `(Y, mask, y, lam)` lists (None at a layer without labels) for a network with a list `c`; one label set goes to its only classifier."
+    L, p0 = net.depth, net.layers[0].A
+    if not _per_layer_form(labels, net):
+        heads = [l for l, k in enumerate(net.c) if k is not None]
+        if len(heads) != 1:
+            raise ValueError(f"labels is one label set but the network has classifiers on layers {[l + 1 for l in heads]}: "
+                             f"give labels as a list with one entry per layer (None where a layer has no labels)")
+        labels = [labels if l == heads[0] else None for l in range(L)]
+    labels = _as_layers(labels, L, 'labels', True)
+    masks = _as_layers(label_mask, L, 'label_mask', _per_layer_form(label_mask, net))
+    if not _per_layer_form(label_mask, net): masks = [m if v is not None else None for m, v in zip(masks, labels)]
+    lams = _as_layers(lam, L, 'lam', isinstance(lam, (list, tuple)))
+    Y, mask, y, lam = [None] * L, [None] * L, [None] * L, [None] * L
+    for l in range(L):
+        _check_layer(l, labels[l], masks[l], net.c[l])
+        if labels[l] is None: continue
+        Y[l], mask[l], y[l] = prepare_labels(labels[l], n, net.c[l], masks[l], dtype=p0.dtype, device=p0.device)
+        lam[l] = DEFAULT_LAM if lams[l] is None else float(lams[l])
+        if not lam[l] >= 0: raise ValueError(f"lam[{l}] (layer {l + 1}) must be nonnegative, got {lams[l]!r}")
+    return Y, mask, y, lam
 
 # %% ../nbs/04_train.ipynb #dc20eed1
 def _projected(params, depth, unit):
@@ -912,10 +1005,10 @@ def train(net:NMFNetwork,       # the network; trained in place
           epoch:int=10,         # number of epochs (full-batch steps) to run
           lr=None,              # None: line search; number / list / dict: projected GD (or Adam) step sizes
           supervised:bool=None, # None: supervised iff labels are given
-          labels=None,          # (n,) class indices (negative = unlabeled) or (c, n) one-hot matrix
-          label_mask=None,      # (n,) bool or (c, n): which columns' labels are used (semi-supervised)
+          labels=None,          # (n,) class indices (negative = unlabeled) or (c, n) one-hot matrix; with a list c, a list of them per layer (None: no labels)
+          label_mask=None,      # (n,) bool or (c, n): which columns' labels are used (semi-supervised); or a list per layer
           loss_func='energy',   # 'energy', 'recon' or a callable loss(net, X, S_list)
-          lam:float=None,       # weight of the supervised term (default DEFAULT_LAM = 0.1 with labels)
+          lam:float=None,       # weight of the supervised term (default DEFAULT_LAM = 0.1 with labels); or a list per layer
           class_loss='cross_entropy', # 'cross_entropy', 'mse' or a callable loss(scores, Y, mask)
           optimizer:str='gd',   # 'gd' (projected gradient) or 'adam'
           lr_decay:float=1.0,   # multiply the step sizes by this after every epoch (fixed-lr GD and Adam)
