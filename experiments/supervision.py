@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""What decides whether labels help: held-out accuracy of Neural NMF runs against hierarchical NMF, paired by split.
+
+On the shipped 20 Newsgroups sample (`load_20news(drop_empty_words=True)`: words x 200 documents, 10 groups in 6
+supergroups), for each seeded stratified split (30% of every group held out), every row trains a two-layer network
+[m, 10, 6] for 100 epochs with `train` and scores it as the demo does: a least-squares readout (with bias) fitted on
+the training documents' S_1 (against the 10 groups) and S_2 (against the 6 supergroups), evaluated on the held-out
+documents. Each row's score minus that of `hierarchical_nmf(X, [10, 6], seed=s)` on the same split is averaged over
+the splits (mean ± standard error). Labels: the supergroups of the training documents (all of them, or half of every
+class for 'semi'); held-out labels are never used.
+
+Rows: the default path (`NMFNetwork([m, 10, 6], c=6)` and `train(net, X, epoch=100, labels=y, seed=s)`), and the same
+call with one setting changed: the start's HALS sweeps (`initialize(net, X, 'nmf', nmf_iter=...)` then
+`train(..., init=None)`), float32, `lam`, the epochs, per-layer weights of the energy, or the start alone (no training).
+
+    python experiments/supervision.py                        # 20 splits, every row (about 15 minutes on 2 cores)
+    python experiments/supervision.py --splits 3 --rows 'default;unsupervised'   # a quick look
+    python experiments/supervision.py --out experiments/results/supervision.md
+"""
+import argparse, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import torch
+
+from neural_nmf import NMFNetwork, train, hierarchical_nmf, load_20news
+from neural_nmf import data_loading as dl, topics as tp
+from neural_nmf.deep_nmf import EnergyLoss
+from neural_nmf.train import initialize
+
+# row name -> (labels: 'all' / 'half' / None, settings); settings: sweeps, dtype, lam, epochs, weights, train
+ROWS = {
+    'supervised (default)':              ('all', {}),
+    'semi-supervised (default)':         ('half', {}),
+    'unsupervised (default)':            (None, {}),
+    'start alone (200 sweeps)':          (None, dict(train=False)),
+    'start alone (100 sweeps)':          (None, dict(train=False, sweeps=100)),
+    'supervised, start of 100 sweeps':   ('all', dict(sweeps=100)),
+    'supervised, float32':               ('all', dict(dtype=torch.float32)),
+    'supervised, float32, 100 sweeps':   ('all', dict(dtype=torch.float32, sweeps=100)),
+    'supervised, lam 0.03':              ('all', dict(lam=0.03)),
+    'supervised, lam 0.3':               ('all', dict(lam=0.3)),
+    'supervised, 300 epochs':            ('all', dict(epochs=300)),
+    'semi-supervised, lam 0.3':          ('half', dict(lam=0.3)),
+    'unsupervised, energy weights 1, 0.1': (None, dict(weights=[1, 0.1])),
+    'supervised, energy weights 1, 0.1':   ('all', dict(weights=[1, 0.1])),
+}
+SHORT = {'default': 'supervised (default)', 'semi': 'semi-supervised (default)', 'unsupervised': 'unsupervised (default)'}
+
+
+def readouts(corpus, Ss, tr, te):
+    "Held-out readout accuracy from S_1 (10 groups) and S_2 (6 supergroups)."
+    sub, sup = np.asarray(corpus.labels['sub']), np.asarray(corpus.labels['super'])
+    return [tp.readout_accuracy(Ss[0], sub, tr, te), tp.readout_accuracy(Ss[1], sup, tr, te)]
+
+
+def run_row(corpus, row, seed, tr):
+    "The layer outputs [S_1, S_2] of one row's run on the split with training documents `tr`."
+    kind, opt = ROWS[row]
+    sup = np.asarray(corpus.labels['super'])
+    X, m = corpus.X, corpus.n_features
+    y = None
+    if kind is not None:
+        keep = tr if kind == 'all' else tr[dl.label_mask(sup[tr], 0.5, seed=seed)]
+        y = np.full(corpus.n_samples, -1); y[keep] = sup[keep]
+    net = NMFNetwork([m, 10, 6], c=None if y is None else 6, **({'dtype': opt['dtype']} if 'dtype' in opt else {}))
+    kw = {} if y is None else dict(labels=y)
+    if 'lam' in opt: kw['lam'] = opt['lam']
+    if 'weights' in opt: kw['loss_func'] = EnergyLoss(weights=opt['weights'])
+    if 'sweeps' in opt or opt.get('train') is False:
+        initialize(net, X, 'nmf', seed=seed, nmf_iter=opt.get('sweeps', 200)); kw['init'] = None
+    if opt.get('train', True):
+        train(net, X, epoch=opt.get('epochs', 100), seed=seed, verbose=False, **kw)
+    with torch.no_grad(): out = net(X)
+    Ss = out[0] if isinstance(out, tuple) else out
+    return [S.double() for S in Ss]
+
+
+def one_split(args):
+    "Every row's readout accuracies minus the baseline's on split `seed`."
+    seed, rows = args
+    torch.set_num_threads(1)
+    corpus = load_20news(drop_empty_words=True)
+    tr, te = dl.stratified_split(np.asarray(corpus.labels['sub']), 0.3, seed=seed)
+    base = readouts(corpus, hierarchical_nmf(corpus.X, [10, 6], seed=seed)[1], tr, te)
+    return base, {r: readouts(corpus, run_row(corpus, r, seed, tr), tr, te) for r in rows}
+
+
+def table(results, rows):
+    "Markdown table: mean baseline accuracy, then per row the paired difference (mean ± s.e.) at both layers."
+    base = np.array([b for b, _ in results])
+    n = len(results)
+    lines = [f'{n} splits; hierarchical NMF: layer 1 (10 groups) {base[:, 0].mean():.3f}, '
+             f'layer 2 (6 supergroups) {base[:, 1].mean():.3f}', '',
+             '| run | layer 1 | layer 2 | layer 1 - hierarchical NMF | layer 2 - hierarchical NMF |',
+             '|---|---:|---:|---:|---:|']
+    for r in rows:
+        a = np.array([d[r] for _, d in results]); dd = a - base
+        se = dd.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(2, np.nan)
+        lines.append(f'| {r} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | {dd[:, 0].mean():+.3f} ± {se[0]:.3f} '
+                     f'| {dd[:, 1].mean():+.3f} ± {se[1]:.3f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--splits', type=int, default=20)
+    ap.add_argument('--rows', default='all', help="row names separated by ';' (or default, semi, unsupervised), or 'all'")
+    ap.add_argument('--jobs', type=int, default=2, help='processes, one split each at a time')
+    ap.add_argument('--out', help='also write the table (markdown) to this file')
+    a = ap.parse_args(argv)
+    rows = list(ROWS) if a.rows == 'all' else [SHORT.get(r.strip(), r.strip()) for r in a.rows.split(';')]
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown: sys.exit(f'unknown rows {unknown}; choose from {list(ROWS)}')
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(a.jobs) as ex:
+        results = list(ex.map(one_split, [(s, rows) for s in range(a.splits)]))
+    text = table(results, rows)
+    cmd = ' '.join(['python experiments/supervision.py'] + [x for x in (argv if argv is not None else sys.argv[1:])])
+    text += f'\n\n`{cmd}`: {time.perf_counter() - t0:.0f} s, torch {torch.__version__}'
+    print(text)
+    if a.out:
+        with open(a.out, 'w') as f: f.write(text + '\n')
+
+
+if __name__ == '__main__':
+    main()
