@@ -439,8 +439,8 @@ def build_parser():
                        'unsupervised / semi-supervised / supervised, and write PNG figures and the model to --out; '
                        'then the same comparison over --splits splits as means and paired differences.')
     d.add_argument('--out', default='demo_out', metavar='DIR', help='folder for figures and the model (default demo_out)')
-    d.add_argument('--splits', type=int, default=10, metavar='N',
-                   help='splits for the table of means and paired differences (default 10; 1 = the first split only)')
+    d.add_argument('--splits', type=int, default=20, metavar='N',
+                   help='splits for the table of means and paired differences (default 20; 1 = the first split only)')
     _add_common(d, 100, threads=1)
     f = sub.add_parser('fit', help='train on your own data file and save the model',
                        description='Train a Neural NMF hierarchy on DATA (.npz, .mat, .csv or .tsv; see '
