@@ -9,6 +9,7 @@ __all__ = ['CLIError', 'check_folder', 'atomic_folder', 'save_model', 'load_mode
 
 # %% ../nbs/09_cli.ipynb #74e7288e
 import argparse
+import codecs
 import contextlib
 import hashlib
 import io
@@ -36,6 +37,7 @@ from . import data_loading as dl
 from . import topics as tp
 from .deep_nmf import NMFNetwork, check_scale
 from .train import DEFAULT_LAM, save_checkpoint, load_checkpoint
+from .files import atomic_write, interrupts_deferred, same_file, write_bytes, write_text
 from .compare import (METHODS, compare_methods, compare_splits, format_table, paired_table,
                                 paired_difference, save_figures, _savefig, _WIDTH)
 
@@ -58,7 +60,7 @@ def _write_manifest(folder):
     folder = Path(folder)
     files = {p.relative_to(folder).as_posix(): {'bytes': p.stat().st_size, 'sha256': _sha256(p)}
              for p in sorted(folder.rglob('*')) if p.is_file() and p.relative_to(folder).as_posix() != _MANIFEST}
-    (folder / _MANIFEST).write_text(json.dumps({'format': _FOLDER_FORMAT, 'files': files}, indent=1), encoding='utf-8')
+    write_text(folder / _MANIFEST, json.dumps({'format': _FOLDER_FORMAT, 'files': files}, indent=1))
 
 def _read_manifest(folder):
     "The file table of `folder`'s manifest, or None when it has no readable neural-nmf manifest."
@@ -111,22 +113,6 @@ def _why_not_replaceable(path):
     return None
 
 @contextlib.contextmanager
-def _interrupts_deferred():
-    "Hold a Ctrl-C (SIGINT) back while the block runs (a few renames) and deliver it right after."
-    if threading.current_thread() is not threading.main_thread():
-        yield; return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            if callable(previous): previous(*caught[0])
-            elif previous is None: raise KeyboardInterrupt
-            elif previous == signal.SIG_DFL: signal.raise_signal(signal.SIGINT)
-
-@contextlib.contextmanager
 def atomic_folder(path):  # the folder to write (replaced as a whole if it exists; see `_why_not_replaceable`)
     "Yield a temporary sibling folder to write into; on success add a manifest and rename it over `path` in one step, on any error or interrupt delete it and leave `path` as it was."
     problem = _why_not_replaceable(path)
@@ -140,7 +126,7 @@ def atomic_folder(path):  # the folder to write (replaced as a whole if it exist
     try:
         yield tmp
         _write_manifest(tmp)
-        with _interrupts_deferred():                    # the swap: old folder aside, new one in, old one removed
+        with interrupts_deferred():                    # the swap: old folder aside, new one in, old one removed
             old = path.parent / f'.{path.name}.old-{uuid.uuid4().hex[:8]}'
             had_old = path.exists()
             if had_old: os.rename(path, old)
@@ -164,12 +150,13 @@ def _model_files(net, vocab, settings=None):
     if len(vocab) != net.depth_info[0]:
         raise ValueError(f'vocab has {len(vocab)} entries but the model has {net.depth_info[0]} features')
     if any('\n' in v or '\r' in v for v in vocab): raise ValueError('vocab entries may not contain line breaks')
+    dl._check_distinct(vocab, 'vocab')
     return {'vocab.txt': ('\n'.join(vocab) + '\n').encode('utf-8'),
             'settings.json': json.dumps(settings or {}, indent=1, default=str).encode('utf-8')}
 
 def _write_files(folder, files):
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items(): (folder / name).write_bytes(data)
+    for name, data in files.items(): write_bytes(folder / name, data)
 
 def _write_model(folder, net, files, history=None):
     "Write a model folder's files into `folder`: model.pt (a `save_checkpoint` checkpoint), then `files` (see `_model_files`)."
@@ -225,17 +212,16 @@ import csv
 import io
 
 # %% ../nbs/09_cli.ipynb #c1a7e003
-def _decode(raw, path, encoding, lines=False):
-    "bytes -> str, or a one-line CLIError naming the file and where the first undecodable byte is."
+def _decode(raw, path, encoding):
+    "bytes -> str by the library's decoder (UTF-8 also reads UTF-16/32 with a byte-order mark), or a one-line CLIError naming the file."
     try:
-        return raw.decode('utf-8-sig' if encoding.lower().replace('_', '-') in ('utf-8', 'utf8') else encoding)
+        codecs.lookup(encoding)
     except LookupError:
         raise CLIError(f'unknown --encoding {encoding!r}') from None
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b'\n') + 1
-        where = f'line {line}' if lines else f'offset {e.start}'
-        raise CLIError(f'{str(path)!r} is not valid {encoding} text (byte {raw[e.start]:#04x} at {where}); '
-                       f'convert it to {encoding} or give its encoding with --encoding') from None
+    try:
+        return dl._decode_text(raw, repr(str(path)), encoding)
+    except ValueError as e:
+        raise CLIError(f'{e}; convert it or give its encoding with --encoding') from None
 
 def read_texts(path,               # folder of .txt files, .csv/.tsv file, or a text file with one document per line
                text_column='text', # CSV/TSV column that holds the documents
@@ -251,7 +237,7 @@ def read_texts(path,               # folder of .txt files, .csv/.tsv file, or a 
     elif not p.is_file():
         raise CLIError(f'--texts: no such file or folder: {str(p)!r}')
     elif p.suffix.lower() in ('.csv', '.tsv'):
-        text = _decode(p.read_bytes(), p, encoding, lines=True)
+        text = _decode(p.read_bytes(), p, encoding)
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         rows = list(csv.reader(io.StringIO(text, newline=''), delimiter='\t' if p.suffix.lower() == '.tsv' else ','))
         if not rows: raise CLIError(f'{str(p)!r} is empty')
@@ -264,7 +250,7 @@ def read_texts(path,               # folder of .txt files, .csv/.tsv file, or a 
         names = [f'row {i}' for i, _ in body]
         where = [f'{str(p)!r}, row {i}, column {text_column!r}' for i, _ in body]
     else:
-        lines = _decode(p.read_bytes(), p, encoding, lines=True).splitlines()
+        lines = dl._split_lines(_decode(p.read_bytes(), p, encoding))   # the line ends of --labels files
         texts, names = lines, [f'line {i + 1}' for i in range(len(lines))]
         where = [f'{str(p)!r}, line {i + 1}' for i in range(len(lines))]
     if not texts: raise CLIError(f'no documents in {str(p)!r}')
@@ -277,7 +263,7 @@ def _stop_words(value):
     if value is None or value.lower() == 'none': return None
     if value.lower() == 'english': return 'english'
     if not Path(value).is_file(): raise CLIError(f"--stop-words must be 'english', 'none' or a file, got {value!r}")
-    return [w.strip() for w in _decode(Path(value).read_bytes(), value, 'utf-8', lines=True).splitlines() if w.strip()]
+    return [w.strip() for w in dl._split_lines(_decode(Path(value).read_bytes(), value, 'utf-8')) if w.strip()]
 
 def texts_corpus(texts,               # list of raw documents
                  names=None,          # a name per document (kept in corpus.extra['documents'])
@@ -482,8 +468,23 @@ def build_parser():
     return p
 
 # %% ../nbs/09_cli.ipynb #fc917876
+_INPUTS = {'model': 'MODEL', 'data': 'DATA', 'texts': '--texts', 'vocab': '--vocab', 'labels': '--labels',
+           'stop_words': '--stop-words'}
+
+def _check_paths(a, folder:bool):
+    "Refuse an --out that is one of the command's input paths or (`folder`: --out is replaced as a whole) holds one."
+    out = Path(os.path.abspath(a.out)).resolve()
+    for dest, opt in _INPUTS.items():
+        p = getattr(a, dest, None)
+        if p is None or (dest == 'stop_words' and str(p).lower() in ('english', 'none')): continue
+        inside = folder and out in Path(os.path.abspath(p)).resolve().parents
+        if same_file(out, p) or inside:
+            raise CLIError(f'--out {str(a.out)!r} {"holds" if inside else "is"} the input {opt} {str(p)!r}: '
+                           f'write the output somewhere else')
+
 def _check_settings(a):
-    "Apply the checked training settings; the --out folder must be one we may write (checked before any work)."
+    "Apply the checked training settings; --out must not be an input and must be a folder we may write (checked before any work)."
+    _check_paths(a, folder=True)
     if a.threads is not None:
         torch.set_num_threads(a.threads)
     problem = _why_not_replaceable(a.out)
@@ -633,6 +634,7 @@ def cmd_transform(a, stdout=None):
     if out.suffix.lower() not in ('.npz', '.csv'): raise CLIError(f'--out must end in .npz or .csv, got {a.out!r}')
     if not out.parent.is_dir(): raise CLIError(f'--out: folder {str(out.parent)!r} does not exist')
     if out.is_dir(): raise CLIError(f'--out: {str(out)!r} is a folder')
+    _check_paths(a, folder=False)
     net, vocab, settings = load_model(a.model)
     L = net.depth
     layer = L if a.layer is None else a.layer
@@ -643,24 +645,17 @@ def cmd_transform(a, stdout=None):
         o = net(X)
     S_list, scores = o if isinstance(o, tuple) else (o, None)
     S_list = [S.numpy() for S in S_list]
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent)
-    try:                       # written beside --out and renamed over it: the file is old or new, never half
-        with os.fdopen(fd, 'wb') as fh:
-            if out.suffix.lower() == '.npz':
-                arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
-                if scores is not None:
-                    arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
-                if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
-                np.savez_compressed(fh, **arrays)
-            else:
-                S = S_list[layer - 1]
-                header = ','.join(f'topic{t}' for t in range(S.shape[0]))
-                np.savetxt(fh, S.T, delimiter=',', header=header, comments='', fmt='%.6g')
-        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)
-        with _interrupts_deferred(): os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError): os.unlink(tmp)
-        raise
+    with atomic_write(out) as fh:   # written beside --out and renamed over it: the file is old or new, never half
+        if out.suffix.lower() == '.npz':
+            arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
+            if scores is not None:
+                arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
+            if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
+            np.savez_compressed(fh, **arrays)
+        else:
+            S = S_list[layer - 1]
+            header = ','.join(f'topic{t}' for t in range(S.shape[0]))
+            np.savetxt(fh, S.T, delimiter=',', header=header, comments='', fmt='%.6g')
     print(f'{corpus.n_samples} documents -> {out} (layers: ' + ', '.join(f'S{i + 1} {S.shape[0]}x{S.shape[1]}'
           for i, S in enumerate(S_list)) + ')', file=stdout)
     return 0

@@ -251,8 +251,10 @@ def paired_difference(runs, method, column, baseline=None) -> tuple:
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 # %% ../nbs/19_compare.ipynb #08bc4ba8
+from .files import atomic_write
+
 def _savefig(fig, path):
-    fig.savefig(path, dpi=110, bbox_inches='tight')
+    with atomic_write(path) as fh: fig.savefig(fh, format=Path(path).suffix.lstrip('.') or 'png', dpi=110, bbox_inches='tight')
     plt.close(fig)
     return str(path)
 

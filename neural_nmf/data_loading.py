@@ -28,6 +28,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse as sp
 import torch
+from .files import atomic_write
 from .inputs import check_sparse, has_negative
 from .labels import _name_list, encode_labels, label_mask, one_hot, stratified_split
 
@@ -44,6 +45,27 @@ def _encode_labels(values, names=None, n=None, arg='labels'):
 _BOMS = ((codecs.BOM_UTF32_LE, 'utf-32'), (codecs.BOM_UTF32_BE, 'utf-32'), (codecs.BOM_UTF8, 'utf-8-sig'),
          (codecs.BOM_UTF16_LE, 'utf-16'), (codecs.BOM_UTF16_BE, 'utf-16'))
 
+def _decode_text(raw, where, encoding=None):
+    "Text of a file's bytes `raw`: UTF-8 or UTF-8/16/32 with a byte-order mark (or `encoding`); `ValueError` naming `where` for undecodable bytes or NUL characters."
+    utf8 = encoding is None or codecs.lookup(encoding).name == 'utf-8'
+    enc = next((e for bom, e in _BOMS if raw.startswith(bom)), 'utf-8') if utf8 else encoding
+    name = 'UTF-8 (or UTF-16/32 with a byte-order mark)' if encoding is None else encoding
+    try:
+        text = raw.decode(enc)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ValueError(f'{where} is not a text file in {name} (byte {raw[e.start]:#04x} at line {line})') from None
+    if '\x00' in text:
+        raise ValueError(f'{where} contains NUL characters: it is not a text file in {name} (UTF-16 or UTF-32 '
+                         f'without a byte-order mark?)')
+    return text
+
+def _split_lines(text):
+    "The lines of `text`: line ends are \\n, \\r\\n and \\r only, and the line end after the last line starts no other."
+    lines = text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
+    if lines and lines[-1] == '': lines.pop()
+    return lines
+
 def _read_text(path, arg):
     "The text of a file: UTF-8, or UTF-8/16/32 with a byte-order mark; clear errors naming the argument."
     p = Path(path)
@@ -53,27 +75,21 @@ def _read_text(path, arg):
         raw = p.read_bytes()
     except OSError as e:
         raise ValueError(f'{arg}: cannot read {str(path)!r} ({e.strerror or e})') from None
-    enc = next((e for bom, e in _BOMS if raw.startswith(bom)), 'utf-8')
-    try:
-        text = raw.decode(enc)
-    except UnicodeDecodeError as e:
-        raise ValueError(f'{arg}: {str(path)!r} is not a text file in UTF-8 (or UTF-16/32 with a byte-order mark): '
-                         f'{e.reason} at byte {e.start}') from None
-    if '\x00' in text:
-        raise ValueError(f'{arg}: {str(path)!r} contains NUL characters: not a text file (or in an encoding without '
-                         f'a byte-order mark)')
-    return text
+    return _decode_text(raw, f'{arg}: {str(path)!r}')
 
 def _read_lines(path, arg, keep_empty=False):
-    "Stripped lines of a text file (line ends: \\n, \\r\\n or \\r); empty lines are dropped unless `keep_empty`."
-    text = _read_text(path, arg)
-    lines = text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
-    if lines and lines[-1] == '':     # the newline that ends the last line does not start another one
-        lines.pop()
-    lines = [line.strip() for line in lines]
+    "Stripped lines of a text file (see `_split_lines`); empty lines are dropped unless `keep_empty`."
+    lines = [line.strip() for line in _split_lines(_read_text(path, arg))]
     return lines if keep_empty else [line for line in lines if line != '']
 
 # %% ../nbs/07_data_loading.ipynb #1ff33f14
+def _check_distinct(names, arg):
+    "`ValueError` naming the first name that occurs twice in `names`."
+    seen = set()
+    for w in names:
+        if w in seen: raise ValueError(f'{arg} has the word {str(w)!r} twice: every feature needs its own name')
+        seen.add(w)
+
 _MAX_AUTO_NAMES = 2**22   # most features named automatically ('f0', 'f1', ...) when no vocabulary is given
 
 @dataclass(repr=False)
@@ -121,6 +137,7 @@ class Corpus:
             self.vocab = np.array(_name_list(self.vocab, 'vocab'))
             if len(self.vocab) != m:
                 raise ValueError(f'vocab has {len(self.vocab)} names but X has {m} features (rows)')
+            _check_distinct(self.vocab, 'vocab')
         if not isinstance(self.labels, dict):
             raise TypeError('labels must be a dict {name: array of n_samples labels}')
         labels, names = {}, {}
@@ -249,16 +266,8 @@ def save_corpus(corpus: Corpus,  # the corpus to store
             warnings.warn(f'save_corpus: extra[{k!r}] ({type(v).__name__}) is not stored')
     out['extra_keys'] = _join(ekeys, 'extra names')
     path = Path(path) if str(path).endswith('.npz') else Path(f'{path}.npz')   # numpy's own naming rule
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:                       # written next to the target and renamed over it: the file is old or new, never half
-        with os.fdopen(fd, 'wb') as fh:
-            np.savez_compressed(fh, **out)
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError): os.unlink(tmp)
-        raise
+    with atomic_write(path) as fh:   # written next to the target and renamed over it: the file is old or new, never half
+        np.savez_compressed(fh, **out)
 
 def _npy_header(fh, where):
     "Shape and dtype from the header of an .npy stream, and the number of bytes its data must have."
@@ -655,7 +664,10 @@ def from_texts(texts,                # list of raw documents (str)
                description='raw texts',
                **vectorizer_kwargs): # passed to the scikit-learn vectorizer (default stop_words='english')
     "A words x documents `Corpus` from raw texts via scikit-learn (optional extra)."
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+    if isinstance(texts, (str, bytes)) or not hasattr(texts, '__iter__'):
+        raise TypeError(f'texts must be a list of strings (one per document), got {type(texts).__name__}')
+    texts = list(texts)              # a generator or another iterable is read once
+    if not all(isinstance(t, str) for t in texts):
         raise TypeError('texts must be a list of strings (one per document)')
     if len(texts) == 0:
         raise ValueError('texts is empty')

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse
 import torch
 from .deep_nmf import NMFNetwork, check_depth_info
-from .inputs import as_data, check_nonnegative, sq_residual
+from .inputs import as_data, check_int, check_nonnegative, sq_residual
 from .labels import class_indices
 from .train import train
 
@@ -183,7 +183,7 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         net = NMFNetwork(depth, c=c, dtype=_to_dtype(self.dtype), device=self.device, generator=gen)
         init = self.init
         if isinstance(init, str) and init in ('auto', 'topdown', 'nmf', 'hierarchical_nmf') and min(m, n) < depth[1]: init = 'random'
-        self.history_ = train(net, Xt, epoch=int(self.epochs), lr=self.lr, labels=labels, loss_func=self.loss,
+        self.history_ = train(net, Xt, epoch=check_int(self.epochs, 'epochs', low=0), lr=self.lr, labels=labels, loss_func=self.loss,
                               lam=self.lam, class_loss=self.class_loss, optimizer=self.optimizer, tol=self.tol,
                               seed=seed, init=init, verbose=self.verbose)
         self.net_ = net

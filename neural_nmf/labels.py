@@ -121,6 +121,7 @@ def class_indices(y,               # (n,) labels of any type; -1 = unlabeled
         raise ValueError(f"y must be 1-D with one label per sample ({n}), got shape {y.shape}")
     labeled = np.ones(n, dtype=bool)
     if y.dtype.kind in 'iuf': labeled &= (y != -1)
+    else: labeled &= np.array([str(v).strip() != '-1' for v in y], dtype=bool)   # '-1' is -1, as in a label file
     if label_mask is not None: labeled &= _mask_vector(label_mask, n)
     if not labeled.any(): raise ValueError("y has no labeled samples (all are -1 or masked out)")
     if check is not None: check(y[labeled])

@@ -23,7 +23,7 @@ from .writer import Writer
 from fastcore.basics import patch_to
 
 # %% ../nbs/20_minibatch.ipynb #e84a17c3
-from .train import Objective, initialize, _check_options, _default_init, _net_seed, _step_rules
+from .train import Objective, initialize, _check_options, _default_init, _interrupts_held, _net_seed, _step_rules
 from .distributed import DistributedLoss, broadcast_parameters, parameters_identical, _summed
 
 # %% ../nbs/20_minibatch.ipynb #0c5d2e7a
@@ -78,12 +78,29 @@ def matrix_blocks(X,                  # (m, n) scipy sparse, numpy array or torc
 # %% ../nbs/20_minibatch.ipynb #3e7f90c2
 def _is_path(x) -> bool: return isinstance(x, (str, os.PathLike))
 
+def _aligned_file(items, i, ref:dict):
+    "The matrix of the file `items[i]` with its rows in the word order of the first file of `items` (`ref` keeps those words)."
+    c = load_file(items[i])
+    words = [str(w) for w in c.vocab]
+    if 'words' not in ref:
+        first = next(j for j, x in enumerate(items) if _is_path(x))
+        ref['file'] = items[first]
+        ref['words'] = words if first == i else [str(w) for w in load_file(items[first]).vocab]
+    if words == ref['words']: return c.X
+    odd = sorted(set(words) ^ set(ref['words']))
+    if odd:
+        raise ValueError(f"{str(items[i])!r} and {str(ref['file'])!r} hold different words ({odd[0]!r} is in only one "
+                         f"of them): every file must hold the same words")
+    index = {w: j for j, w in enumerate(words)}
+    return c.X[[index[w] for w in ref['words']]]
+
 def list_blocks(items,               # list of matrices and/or paths of files `load_file` reads (.npz, .mat, .csv, .tsv)
                 shuffle:bool=True) -> BlockSource: # visit the blocks in a new order every pass
     "One block per item; a file is read when its block is visited and dropped after its step."
     items = list(items)
     if not items: raise ValueError("batches is an empty list: give at least one block")
-    return BlockSource(len(items), lambda i: load_file(items[i]).X if _is_path(items[i]) else items[i], shuffle)
+    ref = {}                                  # the words of the first file: every file's rows are put in their order
+    return BlockSource(len(items), lambda i: _aligned_file(items, i, ref) if _is_path(items[i]) else items[i], shuffle)
 
 # %% ../nbs/20_minibatch.ipynb #b5c2f147
 def _is_matrix(x) -> bool:
@@ -94,7 +111,10 @@ def block_source(batches,              # a matrix (with batch_size), a list of m
                  shuffle:bool=True,
                  rng=None):            # numpy Generator: the column permutation of a matrix
     "What `train_minibatch` reads its blocks from: a `BlockSource` (matrix, list) or a `StreamSource` (callable)."
-    if isinstance(batches, (BlockSource, StreamSource)): return batches
+    if isinstance(batches, (BlockSource, StreamSource)):
+        if batch_size is not None:
+            raise ValueError(f"batch_size splits one matrix; a {type(batches).__name__} gives its blocks as they are")
+        return batches
     if _is_matrix(batches):
         if batch_size is None: raise ValueError("batches is one matrix: give batch_size, the number of columns per block")
         return matrix_blocks(batches, batch_size, shuffle, rng)
@@ -140,6 +160,7 @@ class MinibatchRun:
         self.rule = self.params = None
         self.first = None                     # the warm start `initialize` left for the first block
         self.steps = 0
+        self.accepted = None                  # during a step: the parameters and supports it started from
 
     def start(self, X0, init, seed, optimizer, lr, safeguard, max_backtracks):
         "Before the first step: initialise `net` from the first block `X0` (as `train` does from X), project, build the step rule."
@@ -161,6 +182,7 @@ class MinibatchRun:
 @patch_to(MinibatchRun)
 def step(self, key, Xb) -> dict:
     "One projected-gradient step on block `Xb` from its warm start (`key`: its index, None for a stream); returns the losses before and after, the block's weight, the step size and backtracks."
+    self.accepted = ([p.detach().clone() for p in self.params], [l._support for l in self.net.layers])
     if self.single is not None: obj, weight = self.single            # the one block again: its last evaluation is current
     else:
         loss_fn, weight = self.block_loss(Xb)
@@ -181,7 +203,20 @@ def step(self, key, Xb) -> dict:
     if key is not None: self.supports[key] = [l._support for l in self.net.layers]
     if self.one_block: self.single = (obj, weight)
     self.steps += 1
+    self.accepted = None                      # the step is complete: the network is at an accepted point
     return dict(loss_before=before, loss=obj.loss, weight=weight, lr=info['lr'], backtracks=info['backtracks'])
+
+# %% ../nbs/20_minibatch.ipynb #1e13127d
+@patch_to(MinibatchRun)
+def interrupted(self, came:tuple):
+    "After a Ctrl-C: put the network at its last accepted point (`came`, its parameters and supports before the run, when no start was made)."
+    params, supports = came if self.rule is None else (self.accepted or (None, None))
+    if params is not None:
+        with torch.no_grad():
+            for p, v in zip(self.net.parameters() if self.rule is None else self.params, params): p.copy_(v)
+        for l, s in zip(self.net.layers, supports): l._support = s
+    for p in self.net.parameters(): p.grad = None
+    if self.rule is not None: self.net.initialized = True
 
 # %% ../nbs/20_minibatch.ipynb #7e35d1b0
 def _pass_scalars(recs, normalized:bool, seconds:float) -> dict:
@@ -195,17 +230,19 @@ def _pass_scalars(recs, normalized:bool, seconds:float) -> dict:
 @patch_to(MinibatchRun)
 def run_pass(self, source, rng, pass_no:int, start_args:tuple, history:Writer=None, record_blocks:bool=False) -> dict:
     "One pass: a step on every block of `source`, each converted to torch only when its turn comes; returns the pass's record."
-    t0, recs = time.perf_counter(), []
+    t0, recs, zero = time.perf_counter(), [], 0
     for key, raw in source.blocks(rng):      # (not enumerate: its result tuple would hold the last block while the next is made)
         if self.distributed: _ranks_agree(True, pass_no)
-        Xb = as_block(raw, self.net, f"block {len(recs) if key is None else key} (pass {pass_no})")
+        Xb = as_block(raw, self.net, f"block {len(recs) + zero if key is None else key} (pass {pass_no})")
         del raw                               # the source's copy is not kept while the step runs
+        if not self.distributed and float(sq_norm(Xb)) == 0.0:
+            zero += 1; del Xb; continue       # an all-zero block: nothing to fit, and a gradient of 0 to learn no step size from
         if self.rule is None: self.start(Xb, *start_args)
         recs.append(self.step(key, Xb))
         del Xb
         if record_blocks: history.add_scalars({f'block_{k}': v for k, v in recs[-1].items() if k != 'weight'}, self.steps)
     if self.distributed: _ranks_agree(False, pass_no)
-    if not recs: raise ValueError(f"pass {pass_no}: the source gave no blocks")
+    if not recs: raise ValueError(f"pass {pass_no}: " + ("every block is all zero: there is nothing to fit" if zero else "the source gave no blocks"))
     return _pass_scalars(recs, bool(getattr(self.base_loss, 'normalize', False)), time.perf_counter() - t0)
 
 # %% ../nbs/20_minibatch.ipynb #4f9e2a63
@@ -238,15 +275,20 @@ def train_minibatch(net:NMFNetwork,      # the network; trained in place
     history.meta.update(loss_func=repr(run.base_loss), optimizer=optimizer, batch_size=batch_size,
                         blocks=len(source) if source.keyed else None, minibatch=True)
     start_args = (init, seed, optimizer, lr, safeguard, max_backtracks)
-    for p in range(1, epochs + 1):
-        rec = run.run_pass(source, rng, p, start_args, history, record_blocks)
-        history.add_scalars(rec, p)
-        if verbose and (not distributed or dist.get_rank() == 0):
-            print(f"pass {p:>{len(str(epochs))}}/{epochs}  loss {rec['loss']:.6e}  blocks {rec['blocks']}  "
-                  f"lr {rec['lr']:.3g}  {rec['time']:.2f}s")
-        if any([bool(cb(net, history, p)) for cb in callbacks]): break
-    if run.rule is not None: run.template.project()
-    net.initialized = True
+    came = ([p.detach().clone() for p in net.parameters()], [l._support for l in net.layers])
+    try:
+        for p in range(1, epochs + 1):
+            rec = run.run_pass(source, rng, p, start_args, history, record_blocks)
+            history.add_scalars(rec, p)
+            if verbose and (not distributed or dist.get_rank() == 0):
+                print(f"pass {p:>{len(str(epochs))}}/{epochs}  loss {rec['loss']:.6e}  blocks {rec['blocks']}  "
+                      f"lr {rec['lr']:.3g}  {rec['time']:.2f}s")
+            if any([bool(cb(net, history, p)) for cb in callbacks]): break
+    except KeyboardInterrupt:                 # back to the last accepted point, as `train` does
+        with _interrupts_held(deliver=False): run.interrupted(came)
+        raise
+    if run.rule is not None:                  # a start was made: the network is trained (epochs=0 leaves it as it is)
+        run.template.project(); net.initialized = True
     if distributed and not parameters_identical(net):
         raise RuntimeError("data-parallel training diverged: the ranks hold different parameters")
     return history
@@ -264,7 +306,8 @@ def minibatch_loss(net:NMFNetwork, batches, batch_size:int=None, loss_func='ener
         for key, raw in source.blocks(None):
             Xb = as_block(raw, net, "a block")
             del raw
-            num += float(raw_loss(net, Xb, net(Xb)))
+            out = net(Xb)                                               # a classifier's scores are not used
+            num += float(raw_loss(net, Xb, out[0] if isinstance(out, tuple) else out))
             den += float(sq_norm(Xb))
     for l, s in zip(net.layers, saved): l._support = s
     if den == 0.0 and normalized: raise ValueError("the blocks are all zero (or there are none): the normalised loss is undefined")

@@ -10,10 +10,11 @@ __all__ = ['PAGE_PX', 'effective_topics', 'top_word_indices', 'top_words', 'topi
            'plot_losses', 'plot_factors', 'plot_topic_map', 'plot_hierarchy', 'plot_confusion']
 
 # %% ../nbs/08_topics.ipynb #0e1ca950
+import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
-from .inputs import to_numpy
+from .inputs import check_int, to_numpy
 from .labels import label_vector
 
 # %% ../nbs/08_topics.ipynb #cece7b86
@@ -31,6 +32,8 @@ def _factors(As, arg='As'):
             raise ValueError(f'{arg}[{i}] must be 2-D, got shape {A.shape}')
         if i and As[i - 1].shape[1] != A.shape[0]:
             raise ValueError(f'{arg}[{i}] has {A.shape[0]} rows but {arg}[{i-1}] has {As[i-1].shape[1]} columns')
+        if not np.isfinite(A).all():
+            raise ValueError(f'{arg}[{i}] contains NaN or infinite values: its topics cannot be ranked')
     return As
 
 def effective_topics(As):  # list of A_1..A_L (numpy or torch), or a model with .layers[i].A
@@ -41,12 +44,24 @@ def effective_topics(As):  # list of A_1..A_L (numpy or torch), or a model with 
         out.append(out[-1] @ A)
     return out
 
+def _empty(M): return ~(M != 0).any(0)     # the empty topics (all-zero columns) of a words x topics matrix
+
+def _mark_empty(idx, M, layer):
+    "Top-word rows `idx` of the topics of `M` with the rows of empty topics set to -1, and a warning naming them."
+    empty = _empty(M)
+    if empty.any():
+        warnings.warn(f'layer {layer} has {int(empty.sum())} empty topic(s) (all-zero columns {np.flatnonzero(empty)[:5].tolist()}): '
+                      f'they have no top words and no scores (NaN)', RuntimeWarning, stacklevel=3)
+        idx[empty] = -1
+    return idx
+
 def top_word_indices(As,           # list of A_1..A_L, or a model with .layers[i].A
-                     n_words=10):  # words per topic
-    "Row indices of the top words of every topic at every layer: result[layer] is a (k_layer, n_words) int array, heaviest first."
+                     n_words=10):  # words per topic (a positive integer)
+    "Row indices of the top words of every topic at every layer: result[layer] is a (k_layer, n_words) int array, heaviest first; -1 for an empty topic."
+    n_words = check_int(n_words, 'n_words')
     E = effective_topics(As)
-    n = min(int(n_words), E[0].shape[0])
-    return [np.argsort(-M, axis=0, kind='stable')[:n].T for M in E]
+    n = min(n_words, E[0].shape[0])
+    return [_mark_empty(np.argsort(-M, axis=0, kind='stable')[:n].T, M, i + 1) for i, M in enumerate(E)]
 
 def top_words(As,           # list of A_1..A_L, or a model with .layers[i].A
               vocab,        # (m,) feature names
@@ -56,7 +71,8 @@ def top_words(As,           # list of A_1..A_L, or a model with .layers[i].A
     m = _factors(As)[0].shape[0]
     if len(vocab) != m:
         raise ValueError(f'vocab has {len(vocab)} words but A_1 has {m} rows')
-    return [[[str(w) for w in vocab[row]] for row in idx] for idx in top_word_indices(As, n_words)]
+    return [[[str(w) for w in vocab[row]] if row.size and row[0] >= 0 else [] for row in idx]      # [] for an empty topic
+            for idx in top_word_indices(As, n_words)]
 
 # %% ../nbs/08_topics.ipynb #ed51c6bf
 def topic_links(As):  # list of A_1..A_L, or a model with .layers[i].A
@@ -85,7 +101,7 @@ def hierarchy_text(As,              # list of A_1..A_L, or a model with .layers[
     def walk(i, t, depth, share):
         shown[i].add(t)
         pre = '  ' * depth + ('' if share is None else f'{share:4.0%} ')
-        lines.append(f"{pre}{name(i, t)}: {' '.join(tw[i][t])}")
+        lines.append(f"{pre}{name(i, t)}: {' '.join(tw[i][t]) or '(empty topic)'}")
         if i > 0:
             col = links[i - 1][:, t]
             for j in np.argsort(-col, kind='stable'):
@@ -98,7 +114,7 @@ def hierarchy_text(As,              # list of A_1..A_L, or a model with .layers[
     for i in range(L - 1):
         rest = [t for t in range(len(tw[i])) if t not in shown[i]]
         for t in rest:
-            lines.append(f"(below threshold) {name(i, t)}: {' '.join(tw[i][t])}")
+            lines.append(f"(below threshold) {name(i, t)}: {' '.join(tw[i][t]) or '(empty topic)'}")
     return '\n'.join(lines)
 
 # %% ../nbs/08_topics.ipynb #bb6b7efa
@@ -322,13 +338,28 @@ def topic_coherence(X,               # (m, n) document-term matrix (words x docu
     m = getattr(X, 'X', X).shape[0]
     if idx[0].size and m != _factors(As)[0].shape[0]:
         raise ValueError(f'X has {m} rows (words) but A_1 has {_factors(As)[0].shape[0]}')
-    return [fns[measure](X, list(layer), eps) for layer in idx]
+    out = []
+    for layer in idx:                                     # an empty topic (row -1) scores NaN
+        ok = layer[:, 0] >= 0 if layer.size else np.zeros(len(layer), dtype=bool)
+        vals = np.full(len(layer), np.nan)
+        if ok.any(): vals[ok] = fns[measure](X, list(layer[ok]), eps)
+        out.append(vals)
+    return out
 
 # %% ../nbs/08_topics.ipynb #a0c1e207
 def topic_diversity(As,            # list of A_1..A_L, or a model with .layers[i].A
-                    n_words=25):   # top words per topic
-    "Share of distinct words among the top n_words words of all topics, per layer (1 = no top word shared)."
-    return [float(np.unique(idx).size / idx.size) for idx in top_word_indices(As, n_words)]
+                    n_words=25,    # top words per topic (a positive integer)
+                    vocab=None):   # feature names: words are then compared as strings
+    "Share of distinct words among the top n_words words of the non-empty topics, per layer (1 = no top word shared; NaN: no such topic)."
+    names = None if vocab is None else np.asarray([str(w) for w in vocab], dtype=object)
+    if names is not None and len(names) != _factors(As)[0].shape[0]:
+        raise ValueError(f'vocab has {len(names)} words but A_1 has {_factors(As)[0].shape[0]} rows')
+    out = []
+    for idx in top_word_indices(As, n_words):
+        idx = idx[idx[:, 0] >= 0] if idx.size else idx
+        words = idx if names is None else names[idx]
+        out.append(float(np.unique(words).size / idx.size) if idx.size else float('nan'))
+    return out
 
 def _cosines(P, Q):
     "Cosine similarities between the columns of P and those of Q (zero columns give 0)."
@@ -344,7 +375,7 @@ def topic_specialization(X,    # (m, n) data (words x documents) or a Corpus: it
     E = effective_topics(As)
     if c.shape[0] != E[0].shape[0]:
         raise ValueError(f'X has {c.shape[0]} rows (words) but A_1 has {E[0].shape[0]}')
-    return [1 - _cosines(M, c[:, None])[:, 0] for M in E]
+    return [np.where(_empty(M), np.nan, 1 - _cosines(M, c[:, None])[:, 0]) for M in E]   # NaN: an empty topic
 
 def hierarchical_affinity(As):  # list of A_1..A_L (L >= 2), or a model with .layers[i].A
     "For each i < L: (child, other) mean cosine similarity of layer-(i+1) topics to their own children and to the other layer-i topics."
@@ -365,10 +396,11 @@ def topic_quality(X,                # (m, n) data (words x documents) or a Corpu
                   diversity_words=25):
     "Per layer, a dict of mean NPMI, mean UMass, diversity, mean specialization and (layers 2..L) child / other affinity."
     npmi, umass = topic_coherence(X, As, 'npmi', n_words), topic_coherence(X, As, 'umass', n_words)
-    div, spec = topic_diversity(As, diversity_words), topic_specialization(X, As)
+    div, spec = topic_diversity(As, diversity_words, getattr(X, 'vocab', None)), topic_specialization(X, As)
     aff = [(None, None)] + (hierarchical_affinity(As) if len(npmi) > 1 else [])
-    return [dict(layer=i + 1, topics=len(npmi[i]), npmi=float(npmi[i].mean()), umass=float(umass[i].mean()),
-                 diversity=div[i], specialization=float(spec[i].mean()), child_affinity=aff[i][0],
+    mean = lambda v: float(v[~np.isnan(v)].mean()) if (~np.isnan(v)).any() else float('nan')   # over the non-empty topics
+    return [dict(layer=i + 1, topics=len(npmi[i]), npmi=mean(npmi[i]), umass=mean(umass[i]),
+                 diversity=div[i], specialization=mean(spec[i]), child_affinity=aff[i][0],
                  other_affinity=aff[i][1]) for i in range(len(npmi))]
 
 def format_quality(rows,          # {name: topic_quality(...)} or a single topic_quality(...) list

@@ -693,6 +693,10 @@ class Checkpoint:
 
     def restore(self, net):
         "Put `net` at this point: its parameters and the supports its NNLS layers start from."
+        ranks = [l.A.shape[1] for l in net.layers]
+        mine = [v.shape[-1] if s is None else s.shape[0] for s, v in zip(self.supports, self.params)]
+        if [p.shape for p in net.parameters()] != [v.shape for v in self.params] or mine != ranks:
+            raise ValueError(f"the checkpoint is of a network with ranks {mine}, not of this one (ranks {ranks})")
         with torch.no_grad():
             for p, v in zip(net.parameters(), self.params): p.copy_(v)
         for l, s in zip(net.layers, self.supports): l._support = None if s is None else s.to(l.A.device)
@@ -1062,22 +1066,52 @@ def train(net:NMFNetwork,       # the network; trained in place
     return history
 
 # %% ../nbs/04_train.ipynb #e7628572
-def save_checkpoint(path, net:NMFNetwork, history:Writer=None):
-    "Save `net` (state_dict, depth_info, c, dtype, warm_start), its training history and `net.checkpoint` (what a resumed run needs) to `path`."
+import io
+from .files import FileFormatError, plain, read_verified, write_verified, _name
+_CHECKPOINT_VERSION = 1    # the format `save_checkpoint` writes (after a header with its SHA-256)
+
+def _checkpoint_bytes(net, history):
+    "The checkpoint of `net` and `history` serialised (plain containers only: `TypeError` naming an entry that is not)."
     ck = getattr(net, 'checkpoint', None)
-    hist = None if history is None else history.to_dict()
+    hist = None if history is None else plain(history.to_dict(), 'history')
+    ckd = None if ck is None else ck.state_dict(hist if ck.history is history else None)
+    if ckd is not None:        # the checkpoint shares the history when it is the same one: written once
+        ckd = {k: v if k == 'history' and v is hist else plain(v, f'net.checkpoint[{k!r}]') for k, v in ckd.items()}
+    buf = io.BytesIO()
     torch.save({'depth_info': list(net.depth_info), 'c': net.c, 'dtype': str(net.layers[0].A.dtype).replace('torch.', ''),
                 'warm_start': [bool(l.warm_start) for l in net.layers],
                 'state_dict': {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-                'history': hist,   # the checkpoint shares it when it is the same history: written once
-                'checkpoint': None if ck is None else ck.state_dict(hist if ck.history is history else None)}, path)
+                'history': hist, 'checkpoint': ckd}, buf)
+    return buf.getvalue()
+
+def save_checkpoint(path, net:NMFNetwork, history:Writer=None):
+    "Save `net` (state_dict, depth_info, c, dtype, warm_start), its training history and `net.checkpoint` (what a resumed run needs) to `path`, whole and with a checksum (or to an open binary file)."
+    write_verified(path, _checkpoint_bytes(net, history), 'checkpoint', _CHECKPOINT_VERSION)
+
+# %% ../nbs/04_train.ipynb #62c2ff23
+def _legacy_checkpoint(raw): return raw[:4] == b'PK\x03\x04'    # a plain `torch.save` file of an earlier version
+
+def _read_checkpoint(path):
+    "The dictionary of a checkpoint file, checked: `FileFormatError` naming the file when it is damaged or not a checkpoint."
+    data = read_verified(path, 'checkpoint', _CHECKPOINT_VERSION, legacy=_legacy_checkpoint)
+    try:
+        d = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise FileFormatError(f'{_name(path)} is damaged: its contents cannot be read ({type(e).__name__})') from None
+    keys = ('depth_info', 'c', 'dtype', 'state_dict', 'history')
+    if not (isinstance(d, dict) and all(k in d for k in keys) and isinstance(getattr(torch, str(d['dtype']), None), torch.dtype)):
+        raise FileFormatError(f'{_name(path)} is not a neural-nmf checkpoint (it lacks the network\'s shape, dtype or parameters)')
+    return d
 
 def load_checkpoint(path, net:NMFNetwork=None, device=None):
     "Load a checkpoint; returns `(net, history)` (a new net unless one is given to load into), `net.checkpoint` ready for `resume=`."
-    d = torch.load(path, map_location='cpu', weights_only=True)
+    d = _read_checkpoint(path)
     if net is None:
         net = NMFNetwork(d['depth_info'], c=d['c'], dtype=getattr(torch, d['dtype']), device=device)
         for l, w in zip(net.layers, d.get('warm_start', [True] * net.depth)): l.warm_start = bool(w)
+    elif (list(net.depth_info), net.c) != (list(d['depth_info']), d['c']):
+        raise ValueError(f"{_name(path)} holds a network with depth_info {list(d['depth_info'])} and c={d['c']}, but net "
+                         f"has depth_info {list(net.depth_info)} and c={net.c}")
     net.load_state_dict(d['state_dict'])
     history = None if d['history'] is None else Writer.from_dict(d['history'])
     ck = d.get('checkpoint')

@@ -6,11 +6,13 @@
 __all__ = ['Writer']
 
 # %% ../nbs/05_writer.ipynb #0240ad65
+import io
 import math
 from collections import deque
 
 # %% ../nbs/05_writer.ipynb #339e00ee
 import torch
+from .files import plain, write_bytes
 
 # %% ../nbs/05_writer.ipynb #7e533068
 from fastcore.basics import patch
@@ -139,8 +141,10 @@ def from_dict(cls:Writer, d:dict) -> Writer:
 
 @patch
 def save(self:Writer, path):
-    "Save the history to `path` (a `torch.save` file of plain containers, loadable with `weights_only=True`)."
-    torch.save(self.to_dict(), path)
+    "Save the history to `path`, whole (a `torch.save` file of plain containers, loadable with `weights_only=True`; numpy numbers in `meta` converted)."
+    buf = io.BytesIO()
+    torch.save(plain(self.to_dict(), 'history'), buf)
+    write_bytes(path, buf.getvalue())
 
 @patch(cls_method=True)
 def load(cls:Writer, path) -> Writer:
