@@ -12,6 +12,8 @@ class for 'semi'); held-out labels are never used.
 Rows: the default path (`NMFNetwork([m, 10, 6], c=6)` and `train(net, X, epoch=100, labels=y, seed=s)`), and the same
 call with one setting changed: the start's HALS sweeps (`initialize(net, X, 'nmf', nmf_iter=...)` then
 `train(..., init=None)`), float32, `lam`, the epochs, per-layer weights of the energy, or the start alone (no training).
+The 'every layer' rows put a classifier on each layer (`c=[10, 6]`, `labels=[groups, supergroups]`); their last column
+is the held-out accuracy of the layer-1 classifier minus that of hierarchical NMF's layer-1 readout.
 
     python experiments/supervision.py                        # 20 splits, every row (about 15 minutes on 2 cores)
     python experiments/supervision.py --splits 3 --rows 'default;unsupervised'   # a quick look
@@ -44,26 +46,36 @@ ROWS = {
     'semi-supervised, lam 0.3':          ('half', dict(lam=0.3)),
     'unsupervised, energy weights 1, 0.1': (None, dict(weights=[1, 0.1])),
     'supervised, energy weights 1, 0.1':   ('all', dict(weights=[1, 0.1])),
+    'every layer (default)':             ('every', {}),
+    'every layer, lam 0.3':              ('every', dict(lam=0.3)),
+    'every layer, lam 1':                ('every', dict(lam=1.0)),
 }
-SHORT = {'default': 'supervised (default)', 'semi': 'semi-supervised (default)', 'unsupervised': 'unsupervised (default)'}
+SHORT = {'default': 'supervised (default)', 'semi': 'semi-supervised (default)', 'unsupervised': 'unsupervised (default)',
+         'every': 'every layer (default)'}
 
 
-def readouts(corpus, Ss, tr, te):
-    "Held-out readout accuracy from S_1 (10 groups) and S_2 (6 supergroups)."
+def readouts(corpus, Ss, tr, te, scores=None):
+    "Held-out readout accuracy from S_1 (10 groups) and S_2 (6 supergroups); then the layer-1 classifier's (or nan)."
     sub, sup = np.asarray(corpus.labels['sub']), np.asarray(corpus.labels['super'])
-    return [tp.readout_accuracy(Ss[0], sub, tr, te), tp.readout_accuracy(Ss[1], sup, tr, te)]
+    clf = np.nan if scores is None else tp.score_accuracy(scores, sub, te)
+    return [tp.readout_accuracy(Ss[0], sub, tr, te), tp.readout_accuracy(Ss[1], sup, tr, te), clf]
 
 
 def run_row(corpus, row, seed, tr):
-    "The layer outputs [S_1, S_2] of one row's run on the split with training documents `tr`."
+    "The layer outputs [S_1, S_2] of one row's run on the split with training documents `tr`, and the layer-1 classifier's scores (or None)."
     kind, opt = ROWS[row]
-    sup = np.asarray(corpus.labels['super'])
+    sub, sup = np.asarray(corpus.labels['sub']), np.asarray(corpus.labels['super'])
     X, m = corpus.X, corpus.n_features
-    y = None
-    if kind is not None:
+    y, c = None, None
+    if kind == 'every':                                   # groups on S_1, supergroups on S_2
+        y = [np.full(corpus.n_samples, -1), np.full(corpus.n_samples, -1)]
+        y[0][tr], y[1][tr] = sub[tr], sup[tr]
+        c = [10, 6]
+    elif kind is not None:
         keep = tr if kind == 'all' else tr[dl.label_mask(sup[tr], 0.5, seed=seed)]
         y = np.full(corpus.n_samples, -1); y[keep] = sup[keep]
-    net = NMFNetwork([m, 10, 6], c=None if y is None else 6, **({'dtype': opt['dtype']} if 'dtype' in opt else {}))
+        c = 6
+    net = NMFNetwork([m, 10, 6], c=c, **({'dtype': opt['dtype']} if 'dtype' in opt else {}))
     kw = {} if y is None else dict(labels=y)
     if 'lam' in opt: kw['lam'] = opt['lam']
     if 'weights' in opt: kw['loss_func'] = EnergyLoss(weights=opt['weights'])
@@ -72,8 +84,8 @@ def run_row(corpus, row, seed, tr):
     if opt.get('train', True):
         train(net, X, epoch=opt.get('epochs', 100), seed=seed, verbose=False, **kw)
     with torch.no_grad(): out = net(X)
-    Ss = out[0] if isinstance(out, tuple) else out
-    return [S.double() for S in Ss]
+    Ss, scores = out if isinstance(out, tuple) else (out, None)
+    return [S.double() for S in Ss], (scores[0] if isinstance(scores, list) else None)
 
 
 def one_split(args):
@@ -83,22 +95,30 @@ def one_split(args):
     corpus = load_20news(drop_empty_words=True)
     tr, te = dl.stratified_split(np.asarray(corpus.labels['sub']), 0.3, seed=seed)
     base = readouts(corpus, hierarchical_nmf(corpus.X, [10, 6], seed=seed)[1], tr, te)
-    return base, {r: readouts(corpus, run_row(corpus, r, seed, tr), tr, te) for r in rows}
+    out = {}
+    for r in rows:
+        Ss, scores = run_row(corpus, r, seed, tr)
+        out[r] = readouts(corpus, Ss, tr, te, scores)
+    return base, out
 
 
 def table(results, rows):
-    "Markdown table: mean baseline accuracy, then per row the paired difference (mean ± s.e.) at both layers."
+    "Markdown table: per row the mean accuracies and the paired differences to hierarchical NMF (mean ± s.e.)."
     base = np.array([b for b, _ in results])
     n = len(results)
+    def diff(d):
+        se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+        return f'{d.mean():+.3f} ± {se:.3f}'
     lines = [f'{n} splits; hierarchical NMF: layer 1 (10 groups) {base[:, 0].mean():.3f}, '
              f'layer 2 (6 supergroups) {base[:, 1].mean():.3f}', '',
-             '| run | layer 1 | layer 2 | layer 1 - hierarchical NMF | layer 2 - hierarchical NMF |',
-             '|---|---:|---:|---:|---:|']
+             '| run | layer 1 | layer 2 | layer 1 - hierarchical NMF | layer 2 - hierarchical NMF '
+             '| layer-1 classifier - hierarchical NMF layer 1 |',
+             '|---|---:|---:|---:|---:|---:|']
     for r in rows:
-        a = np.array([d[r] for _, d in results]); dd = a - base
-        se = dd.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(2, np.nan)
-        lines.append(f'| {r} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | {dd[:, 0].mean():+.3f} ± {se[0]:.3f} '
-                     f'| {dd[:, 1].mean():+.3f} ± {se[1]:.3f} |')
+        a = np.array([d[r] for _, d in results])
+        clf = '' if np.isnan(a[:, 2]).all() else diff(a[:, 2] - base[:, 0])
+        lines.append(f'| {r} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.3f} | {diff(a[:, 0] - base[:, 0])} '
+                     f'| {diff(a[:, 1] - base[:, 1])} | {clf} |')
     return '\n'.join(lines)
 
 
