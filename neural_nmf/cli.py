@@ -326,14 +326,14 @@ def _texts_or_data(a):
                        (', not both' if texts_path is not None else ''))
     return texts_path
 
-def _fit_input(a, stdout=None):
+def _fit_input(a, stdout=None, labels=None):  # labels: what the loader gets (see `_loader_labels`)
     "The corpus `fit` trains on: DATA (a matrix file) or --texts (raw documents, tf-idf)."
     texts_path = _texts_or_data(a)
     if texts_path is None:
-        return _load_data(a.data, a.vocab, a.labels, a.transpose)
+        return _load_data(a.data, a.vocab, labels, a.transpose)
     if a.vocab is not None or a.transpose: raise CLIError('--vocab and --transpose apply to DATA files, not to --texts')
     texts, names = read_texts(texts_path, a.text_column, a.encoding)
-    corpus = texts_corpus(texts, names, labels=a.labels, min_df=a.min_df, max_df=a.max_df,
+    corpus = texts_corpus(texts, names, labels=labels, min_df=a.min_df, max_df=a.max_df,
                           stop_words=_stop_words(a.stop_words), max_features=a.max_features,
                           description=f'{len(texts)} documents from {str(texts_path)!r}, tf-idf')
     _empty_note(corpus, stdout or sys.stdout)
@@ -407,6 +407,17 @@ def _add_common(p, epochs, threads=None):
                         '; small problems run fastest on 1, especially on a busy machine)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
 
+def _add_label_args(p):
+    "The labels options of `fit`: files or stored label sets, for the last layer or one per layer."
+    p.add_argument('--labels', metavar='FILE', nargs='+', help='text file with one label per document (empty or ? = '
+                   'unknown): one file supervises the last layer; one file per layer (- for a layer without labels) '
+                   'trains a classifier at every labeled layer, e.g. --labels sub.txt super.txt; used instead of any '
+                   'label sets stored in DATA')
+    p.add_argument('--label-keys', metavar='KEY', nargs='+', help='label sets stored in DATA (a corpus written by '
+                   'save_corpus, or label variables of a .mat file) instead of --labels files: one name (last layer) '
+                   'or one per layer, - for none, e.g. --label-keys sub super (default: the first stored set, '
+                   'last layer)')
+
 def build_parser():
     "The argparse parser of the `neural-nmf` command (subcommands demo, fit, topics, transform)."
     p = _Parser(prog='neural-nmf', formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -437,8 +448,7 @@ def build_parser():
     f.add_argument('data', metavar='DATA', nargs='?', help='data file: features x documents (words x documents); '
                    'CSV files are documents x words with a header row of words')
     f.add_argument('--ranks', type=int, nargs='+', required=True, metavar='K', help='topics per layer, e.g. --ranks 10 6')
-    f.add_argument('--labels', metavar='FILE', help='text file with one label per document (empty or ? = unknown); '
-                   'used instead of any label sets stored in DATA')
+    _add_label_args(f)
     f.add_argument('--vocab', metavar='FILE', help='text file with one word per line (one per row of the data)')
     f.add_argument('--transpose', action='store_true', help='the .npz/.mat matrix has documents as rows')
     f.add_argument('--unsupervised', action='store_true', help='ignore the labels in training (use them only to score)')
@@ -456,7 +466,8 @@ def build_parser():
     x = sub.add_parser('transform', help='topic weights of new documents under a saved model',
                        description='Apply the trained layers to new documents (NNLS with the A_i fixed) and write every '
                        'layer\'s topic weights: .npz (arrays S1..SL, topics x documents, and scores/predicted for a '
-                       'model with a classifier) or .csv (documents x topics of --layer, with a header).')
+                       'model with a classifier, scores1/predicted1, ... for one with a classifier per layer) or .csv '
+                       '(documents x topics of --layer, with a header).')
     x.add_argument('model', metavar='DIR', help='model folder')
     x.add_argument('data', metavar='DATA', nargs='?', help='new documents (same formats as fit; words are matched to the '
                    'model\'s vocabulary by name when the file has a word list)')
@@ -475,12 +486,13 @@ def _check_paths(a, folder:bool):
     "Refuse an --out that is one of the command's input paths or (`folder`: --out is replaced as a whole) holds one."
     out = Path(os.path.abspath(a.out)).resolve()
     for dest, opt in _INPUTS.items():
-        p = getattr(a, dest, None)
-        if p is None or (dest == 'stop_words' and str(p).lower() in ('english', 'none')): continue
-        inside = folder and out in Path(os.path.abspath(p)).resolve().parents
-        if same_file(out, p) or inside:
-            raise CLIError(f'--out {str(a.out)!r} {"holds" if inside else "is"} the input {opt} {str(p)!r}: '
-                           f'write the output somewhere else')
+        value = getattr(a, dest, None)
+        for p in (value if isinstance(value, (list, tuple)) else [value]):   # --labels: one file per layer, '-' none
+            if p is None or p == '-' or (dest == 'stop_words' and str(p).lower() in ('english', 'none')): continue
+            inside = folder and out in Path(os.path.abspath(p)).resolve().parents
+            if same_file(out, p) or inside:
+                raise CLIError(f'--out {str(a.out)!r} {"holds" if inside else "is"} the input {opt} {str(p)!r}: '
+                               f'write the output somewhere else')
 
 def _check_settings(a):
     "Apply the checked training settings; --out must not be an input and must be a folder we may write (checked before any work)."
@@ -495,13 +507,21 @@ def _use_agg():
     if 'inline' not in matplotlib.get_backend().lower():
         plt.switch_backend('Agg')
 
+def _print_layer_classifiers(results, stdout):
+    "One line per run with a classifier below the last layer: held-out accuracy of every layer's classifier."
+    for x in results:
+        accs = x.get('acc_classifiers') if x.get('layer_scores') is not None else None
+        if accs and any(v is not None for v in accs[:-1]):
+            print(f'classifier of every layer ({x["method"]}): '
+                  + ', '.join(f'L{l + 1} {v:.3f}' for l, v in enumerate(accs) if v is not None), file=stdout)
+
 def _report(results, corpus, layer_names, out, shown, train_idx, test_idx, sup_key, settings, stdout):
     "Write the output folder (figures and model, all or nothing), then print the hierarchy and the table."
     r = next(r for r in results if r['method'] == shown)
     names = corpus.label_names.get(sup_key) if sup_key else None
     labels = corpus.labels.get(sup_key) if sup_key else None
     model = None if r['net'] is None else _model_files(
-        r['net'], corpus.vocab, {**settings, 'method': shown, 'class_names': names,
+        r['net'], corpus.vocab, {**settings, 'method': shown, 'class_names': settings.get('class_names', names),
         'table': [{k: x[k] for k in ('method', 'rel_error', 'acc_readout', 'acc_classifier')} for x in results]})
     with atomic_folder(out) as tmp:
         files = save_figures(tmp, r, corpus.vocab, labels, test_idx, names)
@@ -522,6 +542,7 @@ def _report(results, corpus, layer_names, out, shown, train_idx, test_idx, sup_k
                             f'least squares on S_i fitted on the {len(train_idx)} training documents; classifier = B S_L:',
                             _WIDTH), file=stdout)
     print(format_table(results, layer_names), file=stdout)
+    _print_layer_classifiers(results, stdout)
     print(f'\nfigures written to {out}/: ' + ', '.join(Path(f).name for f in files), file=stdout)
 
 def cmd_demo(a, stdout=None):
@@ -568,37 +589,94 @@ def _load_data(path, vocab=None, labels=None, transpose=False):
         if msg.startswith('path: '): msg = msg[len('path: '):]
         raise CLIError(f'cannot load {str(path)!r}: {msg}') from None
 
+def _label_entries(a, L):
+    "`(option, entries, per_layer)`: the --labels files or --label-keys names, one per layer (None: no labels there)."
+    keys = getattr(a, 'label_keys', None)
+    if a.labels is not None and keys is not None: raise CLIError('give --labels or --label-keys, not both')
+    opt, given = ('--labels', a.labels) if a.labels is not None else ('--label-keys', keys)
+    if given is None: return None, [None] * L, False
+    if a.data is None and getattr(a, 'texts', None) is None and len(given) > 1:
+        raise CLIError(f'DATA is missing: {opt} takes every name after it ({" ".join(given)}); give DATA before {opt}')
+    if len(given) not in (1, L):
+        raise CLIError(f'{opt} takes one entry (the last layer) or one per layer ({L} layers: --ranks '
+                       f'{" ".join(map(str, a.ranks))}), got {len(given)}')
+    entries = [None if g == '-' else g for g in given]
+    if all(e is None for e in entries):
+        raise CLIError(f"{opt}: '-' marks a layer without labels; give labels for one layer at least")
+    per_layer = len(given) == L > 1
+    missing = [f for f in entries if f is not None and opt == '--labels' and per_layer and not Path(f).is_file()]
+    if missing: raise CLIError(f'--labels: no such file: {missing[0]!r}')
+    return opt, [None] * (L - len(entries)) + entries, per_layer
+
+def _loader_labels(a, opt, entries, per_layer):
+    "The loader's `labels`: one --labels file as given, a file per layer as {'L1': file, ...}, .mat label variables."
+    if opt == '--labels':
+        return {f'L{l + 1}': f for l, f in enumerate(entries) if f is not None} if per_layer else entries[-1]
+    if opt == '--label-keys' and a.data is not None and Path(a.data).suffix.lower() == '.mat':
+        return [k for k in entries if k is not None]
+    return None
+
+def _label_keys(corpus, opt, entries, per_layer, stdout):
+    "The label set of every layer (None: none there), each checked to have a known label; one set: the last layer's."
+    if opt == '--label-keys':
+        missing = [k for k in entries if k is not None and k not in corpus.labels]
+        if missing: raise CLIError(f'--label-keys: the data has no label set {missing[0]!r} '
+                                   f'(it has {", ".join(corpus.labels) or "none"})')
+        keys = list(entries)
+    elif per_layer:
+        keys = [None if f is None else f'L{l + 1}' for l, f in enumerate(entries)]
+    else:
+        keys = [None] * (len(entries) - 1) + [next(iter(corpus.labels), None)]  # the loaders put --labels first
+    own = [k for k in corpus.labels if k not in keys]
+    if opt == '--labels' and own:
+        print(f'labels from --labels {", ".join(repr(str(f)) for f in entries if f is not None)}; the label sets '
+              f'stored in the data ({", ".join(own)}) are not used', file=stdout)
+    for k, e in zip(keys, entries):
+        if k is not None and not (corpus.labels[k] >= 0).any():
+            raise CLIError(f'{f"{opt} {e!r}" if opt else f"label set {k!r} of the data"} has no known label')
+    return keys
+
+def _fit_corpus(a, stdout, opt, entries, per_layer):
+    "`_fit_input` with the labels asked for; .mat label variables of --label-keys that are not there: one clear line."
+    try:
+        return _fit_input(a, stdout, _loader_labels(a, opt, entries, per_layer))
+    except CLIError:
+        if opt != '--label-keys' or a.data is None or Path(a.data).suffix.lower() != '.mat': raise
+        _load_data(a.data, a.vocab, None, a.transpose)           # the file loads without them: the names are at fault
+        raise CLIError(f'--label-keys: {", ".join(k for k in entries if k)} are not all label variables of '
+                       f'{str(a.data)!r}') from None
+
 def cmd_fit(a, stdout=None):
     "The `fit` command: train on the user's file, print hierarchy (and table), write figures and the model folder."
     stdout = stdout or sys.stdout
     if any(x < y for x, y in zip(a.ranks, a.ranks[1:])):
         raise CLIError(f'--ranks must be non-increasing (finest layer first), got {a.ranks}')
+    L = len(a.ranks)
+    opt, entries, per_layer = _label_entries(a, L)
     _check_settings(a); _use_agg()
-    corpus = _fit_input(a, stdout)
+    corpus = _fit_corpus(a, stdout, opt, entries, per_layer)
     m, n = corpus.shape
     if a.ranks[0] > min(m, n):
         raise CLIError(f'--ranks {a.ranks[0]} is larger than the data allows ({m} features x {n} documents)')
     print(textwrap.fill(str(corpus), _WIDTH, subsequent_indent='  ') + '\n', file=stdout)
-    key = next(iter(corpus.labels), None)      # the loaders put the caller's labels (--labels) first
-    own = [k for k in corpus.labels if k != key]
-    if a.labels is not None and own:
-        print(f'labels from --labels {str(a.labels)!r}; the label sets stored in the data ({", ".join(own)}) '
-              f'are not used', file=stdout)
-    if key is not None and not (corpus.labels[key] >= 0).any():
-        raise CLIError(f'{"--labels " + repr(a.labels) if a.labels is not None else f"label set {key!r} of the data"} '
-                       f'has no known label')
+    keys = _label_keys(corpus, opt, entries, per_layer, stdout)
+    key = next((k for k in keys[::-1] if k is not None), None)   # the last labeled layer's set stratifies the split
     if key is not None and a.test_fraction > 0:
         train_idx, test_idx = dl.stratified_split(corpus.labels[key], a.test_fraction, seed=a.seed)
     else:
         train_idx, test_idx = np.arange(n), np.zeros(0, dtype=np.int64)
-    method = METHODS[1] if key is None or a.unsupervised else METHODS[3]
-    L = len(a.ranks)
-    results = compare_methods(corpus, a.ranks, [key] * L, train_idx, test_idx, methods=(METHODS[0], method),
+    method = METHODS[1] if key is None or a.unsupervised else METHODS[4] if per_layer else METHODS[3]
+    label_keys = keys if per_layer else [key] * L                  # per layer: each readout scored on its own set
+    results = compare_methods(corpus, a.ranks, label_keys, train_idx, test_idx, methods=(METHODS[0], method),
                               epochs=a.epochs, seed=a.seed, lam=a.lam, loss_func=a.loss, progress=not a.quiet)
     settings = dict(command='fit', **_input_settings(a, corpus), ranks=list(a.ranks), epochs=a.epochs, seed=a.seed,
                     lam=a.lam, loss=a.loss, label_set=key, test_fraction=a.test_fraction,
                     n_train=int(len(train_idx)), n_test=int(len(test_idx)))
-    _report(results, corpus, None, a.out, method, train_idx, test_idx, key, settings, stdout)
+    layer_names = None
+    if per_layer:
+        settings.update(label_set=keys, class_names=[corpus.label_names.get(k) if k else None for k in keys])
+        layer_names = [k if opt == '--label-keys' else Path(e).stem if e else '' for k, e in zip(keys, entries)]
+    _report(results, corpus, layer_names, a.out, method, train_idx, test_idx, keys[-1], settings, stdout)
     print(f'model saved to {a.out}/ (model.pt, vocab.txt, settings.json, manifest.json)', file=stdout)
     return 0
 
@@ -648,7 +726,11 @@ def cmd_transform(a, stdout=None):
     with atomic_write(out) as fh:   # written beside --out and renamed over it: the file is old or new, never half
         if out.suffix.lower() == '.npz':
             arrays = {f'S{i + 1}': S for i, S in enumerate(S_list)}
-            if scores is not None:
+            if isinstance(scores, list):   # a classifier per layer: scores1, predicted1, ... where there is one
+                for i, s in enumerate(scores):
+                    if s is None: continue
+                    arrays[f'scores{i + 1}'] = s.numpy(); arrays[f'predicted{i + 1}'] = s.numpy().argmax(0)
+            elif scores is not None:
                 arrays['scores'] = scores.numpy(); arrays['predicted'] = scores.numpy().argmax(0)
             if 'documents' in corpus.extra: arrays['documents'] = np.asarray(corpus.extra['documents'])
             np.savez_compressed(fh, **arrays)
