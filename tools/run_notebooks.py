@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""Execute notebooks top to bottom and store their outputs in them, for the docs site.
+
+    python tools/run_notebooks.py nbs/03_deep_nmf.ipynb      # one notebook
+    python tools/run_notebooks.py --jobs 2                   # every notebook in nbs/, two at a time
+    python tools/run_notebooks.py --flags gpu NB             # also run the `#| gpu` cells (on a machine with one)
+    python tools/run_notebooks.py --no-write --cell-times 5 NB   # time it, print its 5 slowest cells, write nothing
+
+nbdev_docs (Quarto) does not execute notebooks: the site shows the outputs stored in the .ipynb files. This tool
+executes each notebook in a fresh process (one `execnb.CaptureShell`, the executor of nbdev's `test_nb`, so the
+outputs are exactly what the notebook tests produce), in `nbs/` as working directory with the project root on
+`sys.path`, and runs every code cell except
+- cells flagged `#| gpu` or `#| distributed` (unless named in `--flags`), `#| eval: false` cells and
+  `nbdev_export()` cells. `#| slow` cells ARE run, so that their outputs are stored and shown on the site;
+- then it writes the fresh outputs into the notebook in place (cells it skipped keep whatever they had stored) and
+  runs `nbdev_clean` on it: settings.ini has `clear_all = False`, so the outputs stay; execution counts, cell
+  metadata and `at 0x...` ids in text reprs are stripped.
+A notebook whose run fails is not written (the failing cell and its traceback are printed); exit status 1.
+
+"""
+import argparse, json, os, re, subprocess, sys, time
+from configparser import ConfigParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT / 'nbs'
+NEVER_BY_DEFAULT = ('gpu', 'distributed')   # tst_flags that this tool still skips unless --flags names them
+
+
+def tst_flags(root=ROOT):
+    "The `tst_flags` of settings.ini (`slow|gpu|distributed` -> ['slow', 'gpu', 'distributed'])."
+    cfg = ConfigParser(delimiters=['='], interpolation=None)
+    cfg.read(Path(root) / 'settings.ini')
+    return [f for f in cfg['DEFAULT'].get('tst_flags', '').split('|') if f]
+
+
+def first_line(src):
+    "The first line of a cell's source that is not an nbdev/Quarto directive (for messages)."
+    return next((l.strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#|')), '')
+
+
+# ---------------------------------------------------------------- execution (nbdev's test_nb, keeping the outputs)
+class NbRun:
+    "The result of `run_nb`: ok, seconds, the executed notebook, ids of the cells run, per-cell times, error text."
+    def __init__(self, ok, secs, nb=None, ran=(), skipped=(), times=None, error=''):
+        self.ok, self.secs, self.nb, self.error = ok, secs, nb, error
+        self.ran, self.skipped, self.times = set(ran), set(skipped), times or {}
+
+
+def run_nb(fn, skip_flags=(), force_flags=(), basepath=None, timeout=None, showerr=True):
+    """Execute notebook `fn` exactly as `nbdev.test.test_nb` (nbdev 2.4.14) does and keep what it produced.
+
+    Same semantics: `basepath` goes first on sys.path, IN_TEST=1, frontmatter `skip_exec` honoured, cells skipped
+    when they are not code, call `nbdev_export()`, are `#| eval: false`, or carry a flag of `skip_flags` that is not
+    in `force_flags`; one `CaptureShell(fn)` runs the rest in order in `fn`'s folder and stops at the first
+    exception (its traceback goes to stderr as test_nb prints it). Returns an `NbRun` whose `nb` is the processed
+    notebook (cells keep their `id` and original index `idx_`) with the fresh outputs in the cells that ran.
+    `timeout`: seconds per cell (SIGALRM, main thread only), None for no limit."""
+    from execnb.shell import CaptureShell
+    from fastcore.basics import str2bool
+    from fastcore.imports import IN_NOTEBOOK
+    from fastcore.xtras import working_directory
+    from nbdev.frontmatter import FrontmatterProc
+    from nbdev.process import NBProcessor, nb_lang
+    fn = Path(fn)
+    if basepath: sys.path.insert(0, str(basepath))
+    if not IN_NOTEBOOK: os.environ['IN_TEST'] = '1'
+    flags = set(skip_flags) - set(force_flags)
+    nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
+    fm = getattr(nb, 'frontmatter_', {})
+    if str2bool(fm.get('skip_exec', False)) or nb_lang(nb) != 'python': return NbRun(True, 0.0, nb)
+
+    ran, skipped, times, started = [], [], {}, {}
+
+    def _no_eval(cell):   # test_nb's _no_eval, recording what it decides
+        if cell.cell_type != 'code': return True
+        direc = getattr(cell, 'directives_', {}) or {}
+        if ('nbdev_export' + '(' in cell.source or direc.get('eval:', [''])[0].lower() == 'false'
+                or flags & direc.keys()):
+            skipped.append(cell.id)
+            return True
+        started[cell.id] = time.time()
+        return False
+
+    def _done(cell):
+        times[cell.id] = time.time() - started[cell.id]
+        ran.append(cell.id)
+
+    start = time.time()
+    k = CaptureShell(fn, timeout=timeout)
+    error = ''
+    try:
+        with working_directory(fn.parent):
+            k.run_all(nb, exc_stop=True, preproc=_no_eval, postproc=_done)
+        ok = True
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt): raise
+        error = k.prettytb(fname=fn) if k.exc is not None else f'{type(e).__name__}: {e}'
+        if isinstance(e, TimeoutError) or isinstance(k.exc, TimeoutError):
+            error = f'a cell ran past the timeout of {timeout}s\n' + error
+        if showerr: sys.stderr.write(error + '\n')
+        ok = False
+    return NbRun(ok, time.time() - start, nb, ran, skipped, times, error)
+
+
+# ---------------------------------------------------------------- storing outputs
+def _plain(o):
+    "execnb's AttrDicts (and anything nested) as plain JSON data."
+    return json.loads(json.dumps(o))
+
+
+def store_outputs(path, run):
+    """Write the fresh outputs of `run` (an NbRun of `path`) into the notebook file in place: cells that ran get
+    their outputs (none if they printed nothing); cells not run keep what they had. Returns the number of cells
+    updated. Matching is by cell id (nbformat 4.5, kept by nbdev_clean), else by position."""
+    raw = json.loads(Path(path).read_text(encoding='utf-8'))
+    fresh = {c.id: c for c in run.nb.cells if c.get('cell_type') == 'code'}
+    by_idx = {getattr(c, 'idx_', None): c for c in fresh.values()}
+    n = 0
+    for i, c in enumerate(raw['cells']):
+        if c.get('cell_type') != 'code': continue
+        f = fresh.get(c.get('id')) or by_idx.get(i)
+        if f is None or f.id not in run.ran: continue
+        c['outputs'] = _plain(f.get('outputs', []))
+        c['execution_count'] = None
+        n += 1
+    from execnb.nbio import write_nb
+    write_nb(raw, path)
+    return n
+
+
+def nbdev_clean(path):
+    "Run nbdev_clean on one notebook (from the project root, so that settings.ini applies)."
+    exe = Path(sys.executable).parent / 'nbdev_clean'
+    cmd = [str(exe) if exe.exists() else 'nbdev_clean', '--fname', str(path)]
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- command line
+def _worker(a):
+    "Run one notebook in this (fresh) process; print a JSON summary as the last line of stdout."
+    path = Path(a.notebook).resolve()
+    skip = [f for f in tst_flags() if f in NEVER_BY_DEFAULT]
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    run = run_nb(path, skip_flags=skip, force_flags=a.flags, basepath=ROOT, timeout=a.timeout or None)
+    res = dict(nb=str(path), ok=run.ok, secs=run.secs, error=run.error[-3000:], n_ran=len(run.ran),
+               times=sorted(((t, i) for i, t in run.times.items()), reverse=True), written=0)
+    if run.ok and not a.no_write:
+        res['written'] = store_outputs(path, run)
+        nbdev_clean(path)
+    if run.nb is not None:
+        src = {c.id: (getattr(c, 'idx_', -1), first_line(c.source or '')) for c in run.nb.cells}
+        res['times'] = [(t, src.get(i, (-1, ''))[0], i, src.get(i, (-1, ''))[1][:70]) for t, i in res['times']]
+    print('\n' + json.dumps(res))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n\n', 2)[2])
+    ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/)')
+    ap.add_argument('--jobs', type=int, default=1, help='notebooks run at once, each in its own process (default 1)')
+    ap.add_argument('--timeout', type=int, default=1800, help='seconds per cell, 0 for none (default 1800)')
+    ap.add_argument('--flags', nargs='*', default=[], help='also run cells with these flags (e.g. gpu distributed)')
+    ap.add_argument('--no-write', action='store_true', help='execute and report, leave the notebooks untouched')
+    ap.add_argument('--cell-times', type=int, default=0, metavar='N', help='print the N slowest cells of each notebook')
+    ap.add_argument('--worker', dest='notebook', help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.notebook: return _worker(a)
+
+    from concurrent.futures import ThreadPoolExecutor
+    nbs = [Path(p).resolve() for p in a.notebooks] or sorted(
+        p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    missing = [str(p) for p in nbs if not p.is_file()]
+    if missing: sys.exit(f'error: no such notebook: {", ".join(missing)}')
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'))
+    env['PYTHONPATH'] = str(ROOT) + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+
+    def one(p):
+        cmd = [sys.executable, __file__, '--worker', str(p), '--timeout', str(a.timeout)]
+        if a.flags: cmd += ['--flags', *a.flags]
+        if a.no_write: cmd.append('--no-write')
+        t = time.time()
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        try: res = json.loads(r.stdout.strip().splitlines()[-1])
+        except Exception:
+            res = dict(nb=str(p), ok=False, secs=time.time() - t, times=[], written=0,
+                       error=f'the worker exited with {r.returncode}:\n{r.stderr[-3000:]}')
+        res['wall'] = time.time() - t
+        return res
+
+    t0, failed = time.time(), []
+    with ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        for res in pool.map(one, nbs):
+            name = Path(res['nb']).name
+            status = 'ok' if res['ok'] else 'FAILED'
+            what = ('not written' if a.no_write or not res['ok'] else f"{res['written']} cells stored, nbdev_clean")
+            print(f"{name:34s} {status:6s} {res['wall']:7.1f}s wall ({res['secs']:.1f}s executing; {what})", flush=True)
+            for t, idx, cid, line in res['times'][:a.cell_times]:
+                print(f'    {t:7.1f}s  cell {idx:3d} ({cid}): {line}')
+            if not res['ok']:
+                failed.append(name)
+                print('    ' + res['error'].replace('\n', '\n    '), file=sys.stderr)
+    print(f'{len(nbs) - len(failed)}/{len(nbs)} notebooks ran in {time.time() - t0:.1f}s'
+          + (f'; FAILED: {", ".join(failed)}' if failed else ''))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
