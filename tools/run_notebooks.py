@@ -17,8 +17,10 @@ outputs are exactly what the notebook tests produce), in `nbs/` as working direc
   metadata and `at 0x...` ids in text reprs are stripped.
 A notebook whose run fails is not written (the failing cell and its traceback are printed); exit status 1.
 
+`tests/test_notebooks.py` imports `run_nb` and `stored_problems` from here: it executes each notebook the same way
+(skipping the flagged cells, as nbdev's test_nb) and checks that the outputs stored in it are present and current.
 """
-import argparse, json, os, re, subprocess, sys, time
+import argparse, ast, json, os, re, subprocess, sys, time
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -134,6 +136,110 @@ def nbdev_clean(path):
     exe = Path(sys.executable).parent / 'nbdev_clean'
     cmd = [str(exe) if exe.exists() else 'nbdev_clean', '--fname', str(path)]
     subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- comparing fresh outputs with stored ones
+NUMBER = re.compile(r'(?<![A-Za-z_])[-+−]?(?:\d[\d,_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?')
+TQDM = re.compile(r'\d+%\|.*\|.*(?:it/s|s/it|\?it)|^\s*\d+/\d+ \[\d|^.*\|[#█▏▎▍▌▋▊▉ ]*\|\s*\d+/\d+')
+_HEX_ID = re.compile(r'(<.*?)( at 0x[0-9a-fA-F]+)(>)')
+
+
+def _text(v): return ''.join(v) if isinstance(v, list) else (v or '')
+
+
+def mask_text(t):
+    """Text with what may legitimately change between runs neutralised: object ids (`at 0x...`, as nbdev_clean
+    strips them), tqdm progress-bar lines dropped, every number (sign, thousands separators, decimals, exponent)
+    replaced by `#`, runs of whitespace collapsed to one space."""
+    t = _HEX_ID.sub(r'\1\3', t)
+    t = '\n'.join(l for l in t.splitlines() if not TQDM.search(l))
+    t = NUMBER.sub('#', t)
+    return re.sub(r'\s+', ' ', t).strip()
+
+
+def output_kinds(outputs):
+    """[(kind, text)] for the outputs a reader sees, in order: stderr streams (warnings, tqdm bars) dropped,
+    consecutive stdout pieces joined. kind is 'stream:stdout', or e.g. 'display_data:image/png,text/plain';
+    text is the stream text or the text/plain (text/html, text/markdown when present) of the output."""
+    out = []
+    for o in outputs or []:
+        ot = o.get('output_type')
+        if ot == 'stream':
+            if o.get('name') == 'stderr': continue
+            if out and out[-1][0] == 'stream:stdout': out[-1] = (out[-1][0], out[-1][1] + _text(o.get('text')))
+            else: out.append(('stream:stdout', _text(o.get('text'))))
+        elif ot == 'error':
+            out.append(('error:' + str(o.get('ename')), str(o.get('evalue'))))
+        else:
+            data = o.get('data', {})
+            texts = [_text(data[m]) for m in ('text/markdown', 'text/html', 'text/plain', 'text/latex') if m in data]
+            out.append((f'{ot}:' + ','.join(sorted(data)), '\n'.join(texts)))
+    return [(k, t) for k, t in out if k != 'stream:stdout' or t.strip()]
+
+
+def compare_outputs(stored, fresh, header_only=False):
+    """Problems (a list of strings, empty when current) between a cell's `stored` outputs and the `fresh` ones
+    of a run: (a) fresh output but nothing stored; (b) different kinds of output (stream / display_data /
+    execute_result and their mime types; stderr ignored); (c) different text once `mask_text` has masked numbers,
+    ids, progress bars and whitespace (with `header_only`, only the first line of each text is compared)."""
+    s, f = output_kinds(stored), output_kinds(fresh)
+    if f and not s: return [f'the run printed or displayed {len(f)} output(s) ({", ".join(k for k, _ in f)}) '
+                            'but none is stored']
+    ks, kf = [k for k, _ in s], [k for k, _ in f]
+    if ks != kf: return [f'kinds of output differ: stored {ks}, fresh run {kf}']
+    probs = []
+    for j, ((k, ts), (_, tf)) in enumerate(zip(s, f)):
+        ms, mf = mask_text(ts), mask_text(tf)
+        if header_only:
+            ms, mf = mask_text(ts.strip().split('\n', 1)[0]), mask_text(tf.strip().split('\n', 1)[0])
+        if ms != mf:
+            at = next((i for i, (a, b) in enumerate(zip(ms, mf)) if a != b), min(len(ms), len(mf)))
+            probs.append(f'output {j} ({k}) text differs (numbers masked as #) at character {at}: stored '
+                         f'"...{ms[max(0, at - 30):at + 50]}..." vs fresh "...{mf[max(0, at - 30):at + 50]}..."')
+    return probs
+
+
+_SHOWS = re.compile(r'\b(print|display|show|show_doc|plot|imshow|bar|barh|scatter|hist|subplots|figure|Markdown|'
+                    r'HTML|pprint|tqdm|savefig|table)\s*\(')
+
+
+def shows_something(src):
+    """True when a cell's code visibly prints or plots: it calls print/display/plot/... or ends in a bare expression
+    that is not a call (a name, attribute, subscript, literal: IPython shows its value)."""
+    code = '\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('#|', '%', '!')))
+    if _SHOWS.search(code): return True
+    try: tree = ast.parse(code)
+    except SyntaxError: return False
+    last = tree.body[-1] if tree.body else None
+    return isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call) and not code.rstrip().endswith(';')
+
+
+def stored_problems(path, run, header_only=False):
+    """Every problem of the outputs stored in notebook `path` against `run` (an NbRun of it), as
+    [(cell index, first line of the cell, problem)]. Cells the run skipped are not compared, but a `#| slow` cell
+    that prints or plots must have some stored output (run_notebooks.py runs slow cells)."""
+    raw = json.loads(Path(path).read_text(encoding='utf-8'))
+    fresh = {c.id: c for c in run.nb.cells if c.get('cell_type') == 'code'}
+    by_idx = {getattr(c, 'idx_', None): c for c in fresh.values()}
+    out = []
+    for i, c in enumerate(raw['cells']):
+        if c.get('cell_type') != 'code': continue
+        src = _text(c.get('source'))
+        f = fresh.get(c.get('id')) or by_idx.get(i)
+        if f is None: continue
+        if f.id in run.ran:
+            out += [(i, first_line(src), p) for p in compare_outputs(c.get('outputs', []), f.get('outputs', []),
+                                                                       header_only)]
+        elif 'slow' in (getattr(f, 'directives_', {}) or {}) and shows_something(src) and not output_kinds(c.get('outputs')):
+            out.append((i, first_line(src), 'this `#| slow` cell prints or plots but has no stored output '
+                                            '(the test skips it; run_notebooks.py runs it)'))
+    return out
+
+
+def has_stored_outputs(path):
+    "True when at least one code cell of notebook `path` has a stored output."
+    raw = json.loads(Path(path).read_text(encoding='utf-8'))
+    return any(c.get('outputs') for c in raw['cells'] if c.get('cell_type') == 'code')
 
 
 # ---------------------------------------------------------------- command line
