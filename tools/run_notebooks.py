@@ -42,11 +42,18 @@ def first_line(src):
 
 
 # ---------------------------------------------------------------- execution (nbdev's test_nb, keeping the outputs)
+def _cpu():
+    "CPU seconds used so far by this process (every thread) and by its finished child processes."
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 class NbRun:
-    "The result of `run_nb`: ok, seconds, the executed notebook, ids of the cells run, per-cell times, error text."
-    def __init__(self, ok, secs, nb=None, ran=(), skipped=(), times=None, error=''):
+    """The result of `run_nb`: ok, seconds, the executed notebook, ids of the cells run and skipped, per-cell wall
+    and CPU seconds ({cell id: s}; CPU: the process, every thread, and the subprocesses a cell ran), error text."""
+    def __init__(self, ok, secs, nb=None, ran=(), skipped=(), times=None, error='', cpu=None):
         self.ok, self.secs, self.nb, self.error = ok, secs, nb, error
-        self.ran, self.skipped, self.times = set(ran), set(skipped), times or {}
+        self.ran, self.skipped, self.times, self.cpu = set(ran), set(skipped), times or {}, cpu or {}
 
 
 def run_nb(fn, skip_flags=(), force_flags=(), basepath=None, timeout=None, showerr=True):
@@ -72,7 +79,7 @@ def run_nb(fn, skip_flags=(), force_flags=(), basepath=None, timeout=None, showe
     fm = getattr(nb, 'frontmatter_', {})
     if str2bool(fm.get('skip_exec', False)) or nb_lang(nb) != 'python': return NbRun(True, 0.0, nb)
 
-    ran, skipped, times, started = [], [], {}, {}
+    ran, skipped, times, cpu, started = [], [], {}, {}, {}
 
     def _no_eval(cell):   # test_nb's _no_eval, recording what it decides
         if cell.cell_type != 'code': return True
@@ -81,11 +88,12 @@ def run_nb(fn, skip_flags=(), force_flags=(), basepath=None, timeout=None, showe
                 or flags & direc.keys()):
             skipped.append(cell.id)
             return True
-        started[cell.id] = time.time()
+        started[cell.id] = time.time(), _cpu()
         return False
 
     def _done(cell):
-        times[cell.id] = time.time() - started[cell.id]
+        times[cell.id] = time.time() - started[cell.id][0]
+        cpu[cell.id] = _cpu() - started[cell.id][1]
         ran.append(cell.id)
 
     start = time.time()
@@ -102,7 +110,7 @@ def run_nb(fn, skip_flags=(), force_flags=(), basepath=None, timeout=None, showe
             error = f'a cell ran past the timeout of {timeout}s\n' + error
         if showerr: sys.stderr.write(error + '\n')
         ok = False
-    return NbRun(ok, time.time() - start, nb, ran, skipped, times, error)
+    return NbRun(ok, time.time() - start, nb, ran, skipped, times, error, cpu)
 
 
 # ---------------------------------------------------------------- storing outputs
@@ -250,13 +258,15 @@ def _worker(a):
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     run = run_nb(path, skip_flags=skip, force_flags=a.flags, basepath=ROOT, timeout=a.timeout or None)
     res = dict(nb=str(path), ok=run.ok, secs=run.secs, error=run.error[-3000:], n_ran=len(run.ran),
-               times=sorted(((t, i) for i, t in run.times.items()), reverse=True), written=0)
+               times=sorted(((t, i) for i, t in run.times.items()), reverse=True), written=0,
+               cpu=_cpu())
     if run.ok and not a.no_write:
         res['written'] = store_outputs(path, run)
         nbdev_clean(path)
     if run.nb is not None:
         src = {c.id: (getattr(c, 'idx_', -1), first_line(c.source or '')) for c in run.nb.cells}
-        res['times'] = [(t, src.get(i, (-1, ''))[0], i, src.get(i, (-1, ''))[1][:70]) for t, i in res['times']]
+        res['times'] = [(t, run.cpu.get(i, 0.0), src.get(i, (-1, ''))[0], i, src.get(i, (-1, ''))[1][:70])
+                        for t, i in res['times']]
     print('\n' + json.dumps(res))
 
 
@@ -300,9 +310,10 @@ def main(argv=None):
             name = Path(res['nb']).name
             status = 'ok' if res['ok'] else 'FAILED'
             what = ('not written' if a.no_write or not res['ok'] else f"{res['written']} cells stored, nbdev_clean")
-            print(f"{name:34s} {status:6s} {res['wall']:7.1f}s wall ({res['secs']:.1f}s executing; {what})", flush=True)
-            for t, idx, cid, line in res['times'][:a.cell_times]:
-                print(f'    {t:7.1f}s  cell {idx:3d} ({cid}): {line}')
+            print(f"{name:34s} {status:6s} {res['wall']:7.1f}s wall ({res['secs']:.1f}s executing, "
+                  f"{res.get('cpu', 0):.1f}s CPU; {what})", flush=True)
+            for t, c, idx, cid, line in res['times'][:a.cell_times]:
+                print(f'    {t:7.1f}s wall {c:7.1f}s CPU  cell {idx:3d} ({cid}): {line}', flush=True)
             if not res['ok']:
                 failed.append(name)
                 print('    ' + res['error'].replace('\n', '\n    '), file=sys.stderr)
