@@ -37,6 +37,9 @@ setuptools.setup(
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ] + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
+    # the docs site: nbdev/Quarto's site-url, doc_host + doc_baseurl (nbdev 2.4 has no doc_url setting)
+    project_urls={'Documentation': cfg['doc_host'].rstrip('/') + '/' + cfg['doc_baseurl'].strip('/') + '/',
+                  'Source': cfg['git_url']},
     packages=setuptools.find_packages(include=['neural_nmf', 'neural_nmf.*']),
     include_package_data=True,
     package_data={'neural_nmf': ['data/*']},

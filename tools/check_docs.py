@@ -19,7 +19,9 @@ beyond the standard library), waits for MathJax to finish, and reports one line 
   MARKUP    a literal backtick in the page title, the <h1> or the sidebar
   LOCALPATH a local filesystem path (/work/, /tmp/, /home/..., site-packages, a virtualenv) anywhere on a page
   NUMBER    a number quoted in the prose (markdown cells; a decimal with >= 2 significant digits) that no output
-            of the same page shows, to the digits quoted; definitions go in tools/prose_numbers.txt
+            of the same page shows, to the digits quoted; definitions go in tools/prose_numbers.txt. Skipped (with
+            a NOTE) for a page whose notebook has no stored output at all while ALLOW_UNRUN_NOTEBOOKS = True in
+            tests/test_notebooks.py (a transition setting until every notebook has its outputs stored)
 
 It saves screenshots (full page, 1280 px wide) of index, getting_started, demo, lsqnonneg and api into --screenshots
 (default: PREVIEW/_screenshots). Exit status: 0 if no problem, 1 if any, 2 if it could not run.
@@ -309,6 +311,21 @@ def find_chromium(explicit):
     sys.exit(2)
 
 
+def has_stored_outputs(nb_path):
+    "True when some code cell of the notebook has a stored output (the site shows only stored outputs)."
+    try: cells = json.loads(Path(nb_path).read_text(encoding='utf-8')).get('cells', [])
+    except Exception: return True
+    return any(c.get('outputs') for c in cells if c.get('cell_type') == 'code')
+
+
+def allow_unrun_notebooks(root):
+    """The transition switch ALLOW_UNRUN_NOTEBOOKS of tests/test_notebooks.py (one switch for the test and this
+    check): while True, pages of notebooks that have no stored output at all skip the NUMBER check."""
+    f = Path(root) / 'tests' / 'test_notebooks.py'
+    m = re.search(r'^ALLOW_UNRUN_NOTEBOOKS\s*=\s*(True|False)\b', f.read_text(), re.M) if f.is_file() else None
+    return bool(m) and m.group(1) == 'True'
+
+
 def ids_in_file(path):
     t = path.read_text(encoding='utf-8', errors='replace')
     return set(re.findall(r'\sid=["\']([^"\']+)["\']', t)) | set(re.findall(r'<a\s[^>]*name=["\']([^"\']+)["\']', t))
@@ -352,6 +369,12 @@ def main(argv=None):
         if not (folder / rel).is_file(): problem('MISSING', rel, f'no page for {nb.relative_to(root) if nb.is_relative_to(root) else nb}')
     if not expected: problem('MISSING', str(nbs), 'no notebooks found: is --nbs right?')
     elif 'index.html' not in expected: problem('MISSING', 'index.html', f'{nbs}/index.ipynb does not exist (home page, README source)')
+    # notebooks with no stored output yet: their pages show no outputs, so their prose numbers cannot be found
+    unrun = {rel for rel, nb in expected.items() if not has_stored_outputs(nb)} if allow_unrun_notebooks(root) else set()
+    if unrun:
+        print(f'[check_docs] NOTE: {len(unrun)} page(s) come from notebooks with no stored output (not yet run by '
+              f'tools/run_notebooks.py); their NUMBER check is skipped while ALLOW_UNRUN_NOTEBOOKS = True in '
+              f'tests/test_notebooks.py: {", ".join(sorted(unrun))}', file=sys.stderr)
     pages = sorted(p.relative_to(folder).as_posix() for p in folder.rglob('*.html')
                    if not any(part.startswith('_') for part in p.relative_to(folder).parts[:-1]))
 
@@ -421,7 +444,7 @@ def main(argv=None):
             for m in dict.fromkeys(mm.group(0) for mm in LOCAL_PATH.finditer(res['bodyText'])):
                 i = res['bodyText'].find(m)
                 problem('LOCALPATH', page, f'local path "{m}" in: "{" ".join(res["bodyText"][max(0, i - 60):i + 60].split())}"')
-            if page != 'api.html':
+            if page != 'api.html' and page not in unrun:
                 for num, ctx in prose_numbers(res['prose'], res['outputs'], allow, page):
                     problem('NUMBER', page, f'{num} in the prose is in no output of the page: "{ctx}"')
             if page in SCREENSHOT_PAGES:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Build a static HTML preview of the nbdev docs site, with no Quarto and no network.
 
+    python tools/docs_preview.py --out _preview --no-exec   # render the stored outputs, as nbdev_docs does (CI)
     python tools/docs_preview.py --out _preview          # execute every notebook, write _preview/*.html
     python tools/docs_preview.py --out _preview --keep-going   # go on past a notebook that fails
     python tools/docs_preview.py --out _preview --jobs 2   # two notebooks at a time, each in its own process
@@ -15,6 +16,8 @@ What it does to each notebook (nbdev's own processors where it can, so the previ
    (a `show_doc` cell after every exported function/class) and `clean_show_doc`;
 2. executes the notebook with nbclient in `nbs/` (cells flagged with a `tst_flags` flag such as
    `#| slow` or `#| gpu`, and `#| eval: false` cells, are shown but not run; `--flags slow` runs them);
+   with `--no-exec`, like nbdev_docs, keeps the stored outputs and runs only nbdev's `exec_show_docs`
+   (import, exported and show_doc cells, in-process);
 3. the rest of nbdev's docs processors (drop `#| hide`/`#| export` cells and directives, links, ...);
 4. renders markdown (math is left as TeX for MathJax), code with Pygments, outputs (figures embedded
    as base64 PNG), honouring the Quarto cell options `echo`, `output`, `include`, `code-fold`.
@@ -160,6 +163,22 @@ def execute(nb, nb_path, run_flags, skip_flags, timeout, root):
     return err
 
 
+def exec_show_docs(nb, nb_path):
+    """What nbdev_docs does to a notebook it does not execute: nbdev's `exec_show_docs` processor runs the import
+    cells, the exported cells and the `show_doc` cells (in an in-process CaptureShell, in the notebook's folder)
+    so that the API docs appear; every other cell keeps its stored outputs. Returns an error text or None."""
+    from fastcore.xtras import working_directory
+    from nbdev.processors import NBProcessor, exec_show_docs as esd
+    try:
+        with warnings.catch_warnings(), working_directory(nb_path.parent):
+            warnings.simplefilter('ignore')
+            NBProcessor(nb=nb, procs=[esd], rm_directives=False).process()
+    except Exception as e:
+        cause = e.__cause__ or e
+        return f'show_doc cells could not run: {str(e).splitlines()[0]} {type(cause).__name__}: {cause}'
+    return None
+
+
 def process_notebook(nb_path, args, skip_flags, root):
     "Return (frontmatter dict, processed execnb notebook, error or None)."
     from execnb.nbio import read_nb
@@ -175,6 +194,8 @@ def process_notebook(nb_path, args, skip_flags, root):
     fm = dict(getattr(nb, 'frontmatter_', {}) or {})
     if not args.no_exec:
         err = execute(nb, nb_path, args.flags, skip_flags, args.timeout, root)
+    else:
+        err = exec_show_docs(nb, nb_path)
     # raw frontmatter cell inserted by FrontmatterProc: drop it, we keep fm
     nb.cells = [c for c in nb.cells if not (c.cell_type == 'raw' and c.source.lstrip().startswith('---'))]
     with warnings.catch_warnings():
@@ -324,7 +345,11 @@ def render_output(o, page, asis):
         mime = 'image/png' if 'image/png' in data else 'image/jpeg'
         b64 = _txt(data[mime]).replace('\n', '')
         alt = html.escape(_txt(data.get('text/plain', 'figure'))[:80], quote=True)
-        return f'<div class="output figure"><img src="data:{mime};base64,{b64}" alt="{alt}"></div>'
+        # a retina figure (execnb's CaptureShell, which run_notebooks.py uses) has twice the pixels and its display
+        # size in the output's metadata, as Jupyter and Quarto honour it
+        meta = (o.get('metadata') or {}).get(mime) or {}
+        size = ''.join(f' {k}="{int(meta[k])}"' for k in ('width', 'height') if isinstance(meta.get(k), (int, float)))
+        return f'<div class="output figure"><img src="data:{mime};base64,{b64}" alt="{alt}"{size}></div>'
     if 'image/svg+xml' in data:
         return f'<div class="output figure">{_txt(data["image/svg+xml"])}</div>'
     if 'text/markdown' in data:
