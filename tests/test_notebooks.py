@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / 'tools'))
 import run_notebooks as rn  # noqa: E402
 
 CHECK_STORED_OUTPUTS = True
-ALLOW_UNRUN_NOTEBOOKS = True
+ALLOW_UNRUN_NOTEBOOKS = False
 
 
 def _flags():
