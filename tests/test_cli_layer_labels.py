@@ -17,16 +17,11 @@ import scipy.io
 from neural_nmf import cli
 from neural_nmf import data_loading as dl
 from neural_nmf.compare import METHODS, compare_methods, format_table
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import run_cli  # noqa: E402,F401 (one_thread: an autouse fixture)
 
 EPOCHS = 5
-
-
-def run_cli(*argv):
-    "main(argv) in-process: (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope='module')

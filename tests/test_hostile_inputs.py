@@ -24,16 +24,10 @@ from neural_nmf import cli
 from neural_nmf.deep_nmf import NMFNetwork
 from neural_nmf.lsqnonneg import lsqnonneg
 from neural_nmf.train import train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import run_cli  # noqa: E402,F401 (one_thread: an autouse fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*argv):
-    "main(argv) in-process: (exit code, stdout, stderr)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def in_subprocess(code, cwd):

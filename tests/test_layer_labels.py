@@ -12,14 +12,9 @@ import torch
 
 from neural_nmf.deep_nmf import NMFNetwork, ReconLoss, compute_loss, prepare_labels, cross_entropy_loss
 from neural_nmf.train import train, initialize, save_checkpoint, load_checkpoint
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import one_thread  # noqa: E402,F401 (one_thread: an autouse fixture)
 
 
 def data():

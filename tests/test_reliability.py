@@ -20,14 +20,7 @@ import sys
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _reliability import (count_events as _count_events, interrupt_at as _interrupt_at, points as _points,  # noqa: E402
                           net as _net, trained as _trained, same_net as _same_net)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from _shared import one_thread  # noqa: E402,F401 (an autouse fixture)
 
 
 # ---------- 1, 11: checkpoints ----------

@@ -4,20 +4,16 @@ Two small configurations: one layer, and two layers with the default hierarchica
 so no `expected_failed_checks` are declared; `check_array_api_input` is skipped by scikit-learn itself unless
 SCIPY_ARRAY_API=1 is set (NeuralNMF does not declare array API support).
 """
+import sys
+from pathlib import Path
+
 import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neural_nmf.estimator import NeuralNMF
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    "Tiny problems: one torch thread is fastest; the previous setting is restored for the other tests."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import one_thread  # noqa: E402,F401 (an autouse fixture)
 
 
 @parametrize_with_checks([NeuralNMF(ranks=[2], epochs=3, random_state=0),

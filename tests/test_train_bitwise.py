@@ -31,6 +31,8 @@ import _legacy_train as legacy  # noqa: E402
 
 from neural_nmf.deep_nmf import NMFNetwork  # noqa: E402
 from neural_nmf.train import train, initialize, nmf  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import one_thread  # noqa: E402,F401 (one_thread: an autouse fixture)
 
 # The start changed after the copy was frozen (its HALS sweeps, the NNDSVD start of `nmf`, one NMF run per layer by
 # default, and the warm start of the first NNLS solves from the NMF's own coefficients). The frozen loop takes its
@@ -39,14 +41,6 @@ from neural_nmf.train import train, initialize, nmf  # noqa: E402
 legacy.initialize = initialize
 
 TIMINGS = ('time', 'time_nnls')
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def data(sparse=False, dtype=np.float64):
