@@ -109,10 +109,9 @@ def table(results, rows):
     def diff(d):
         se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
         return f'{d.mean():+.3f} ± {se:.3f}'
-    lines = [f'{n} splits; hierarchical NMF: layer 1 (10 groups) {base[:, 0].mean():.3f}, '
+    lines = [f'{n} splits; hierarchical NMF (HNMF): layer 1 (10 groups) {base[:, 0].mean():.3f}, '
              f'layer 2 (6 supergroups) {base[:, 1].mean():.3f}', '',
-             '| run | layer 1 | layer 2 | layer 1 - hierarchical NMF | layer 2 - hierarchical NMF '
-             '| layer-1 classifier - hierarchical NMF layer 1 |',
+             '| run | layer 1 | layer 2 | layer 1 - HNMF | layer 2 - HNMF | layer-1 classifier - HNMF layer 1 |',
              '|---|---:|---:|---:|---:|---:|']
     for r in rows:
         a = np.array([d[r] for _, d in results])
@@ -137,7 +136,7 @@ def main(argv=None):
         results = list(ex.map(one_split, [(s, rows) for s in range(a.splits)]))
     text = table(results, rows)
     cmd = ' '.join(['python experiments/supervision.py'] + [x for x in (argv if argv is not None else sys.argv[1:])])
-    text += f'\n\n`{cmd}`: {time.perf_counter() - t0:.0f} s, torch {torch.__version__}'
+    text += f'\n\n{cmd}\n({time.perf_counter() - t0:.0f} s, torch {torch.__version__})'
     print(text)
     if a.out:
         with open(a.out, 'w') as f: f.write(text + '\n')
