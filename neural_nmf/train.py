@@ -766,7 +766,9 @@ def _check_options(net, epoch, optimizer, lr_decay, b_warmup, b_steps):
     if not isinstance(net, NMFNetwork): raise TypeError(f"net must be an NMFNetwork, not {type(net).__name__}")
     check_int(epoch, 'epoch', low=0)
     if optimizer not in ('gd', 'adam'): raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
-    if not (lr_decay > 0): raise ValueError(f"lr_decay must be positive, got {lr_decay!r}")
+    if isinstance(lr_decay, bool) or not isinstance(lr_decay, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(lr_decay) and lr_decay > 0):
+        raise ValueError(f"lr_decay must be a positive finite number, got {lr_decay!r}")
     check_int(b_warmup, 'b_warmup', low=0); check_int(b_steps, 'b_steps', low=0)
 
 def _reference_names(labels, label, label_mask, L):
