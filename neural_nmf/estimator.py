@@ -7,6 +7,7 @@ __all__ = ['NeuralNMF']
 
 # %% ../nbs/06_estimator.ipynb #3f9b7e2b
 import numbers
+import warnings
 
 # %% ../nbs/06_estimator.ipynb #532d0efb
 import numpy as np
@@ -20,11 +21,9 @@ from .train import train
 # %% ../nbs/06_estimator.ipynb #a51c0e01
 try:
     from sklearn import get_config
-    from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-    from sklearn.exceptions import NotFittedError
+    from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+    from sklearn.exceptions import DataConversionWarning, NotFittedError
     from sklearn.metrics import accuracy_score
-    from sklearn.utils.metaestimators import available_if
-    from sklearn.utils import ClassifierTags
     from sklearn.utils.multiclass import check_classification_targets
 
     from sklearn.utils.validation import check_is_fitted, validate_data
@@ -64,6 +63,12 @@ def _check_fitted_ranks(ranks, m):
                          f"of X (depth_info [{m}, {', '.join(map(str, ranks))}] has no unique NNLS solution)")
     return check_depth_info([m, *ranks])
 
+def _column_vector(y):
+    "`y` as a numpy array when it is a column vector (2-D with one column: one label set, not labels per layer), else None."
+    try: a = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    except ValueError: return None                              # ragged: a list of per-layer labels with None
+    return a if a.ndim == 2 and a.shape[1] == 1 else None
+
 def _per_layer_y(y) -> bool:
     "Whether `y` gives labels per layer: a 2-D (n_samples, n_layers) array, or a list or tuple of per-layer label arrays (None: a layer without labels)."
     nd = lambda v: v.ndim if isinstance(v, np.ndarray) else np.asarray(v).ndim
@@ -87,12 +92,11 @@ def _layer_labels(y, n:int, label_mask, L:int):
         except ValueError as e: raise ValueError(f"y at layer {l}: {e}") from None
     return classes, labels
 
-def _has_classifier(est):
-    "available_if condition of the classifier methods: True before fit (they raise NotFittedError) and after fit with y."
-    if getattr(est, 'net_', None) is not None and est.net_.linear is None and est.net_.heads is None:
-        raise AttributeError(f"this {type(est).__name__} was fitted without y, so it has no classifier: "
-                             f"call fit(X, y) with labels to use predict, predict_proba, decision_function or score")
-    return True
+def _check_classifier(est, method:str):
+    "Raise `NotFittedError` before fit, and a `ValueError` naming `method` after a fit without labels."
+    check_is_fitted(est)
+    if est.net_.linear is None and est.net_.heads is None:
+        raise ValueError(f"{type(est).__name__} was fitted without labels: {method} needs y in fit(X, y)")
 
 # %% ../nbs/06_estimator.ipynb #c7caf40c
 def _layer_index(layer, L):
@@ -102,7 +106,7 @@ def _layer_index(layer, L):
     if not -L <= layer < L: raise ValueError(f"layer must be in -{L}..{L - 1} for {L} layers, got {layer}")
     return int(layer)
 
-class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class NeuralNMF(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     "Neural NMF as a scikit-learn transformer (and, fitted with labels, classifier); X is n_samples x n_features."
     def __init__(self,
                  ranks=(10,),            # [k1, ..., kL]: the rank of every layer, non-increasing, k1 <= n_features
@@ -123,12 +127,10 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         self.random_state, self.dtype, self.device, self.verbose = random_state, dtype, device, verbose
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        tags = super().__sklearn_tags__()        # ClassifierMixin: estimator_type 'classifier', multi-class
         tags.input_tags.positive_only = True     # NMF: negative entries are rejected
         tags.input_tags.sparse = True            # scipy sparse input is kept sparse (torch sparse COO)
-        tags.target_tags.required = False        # y is optional: it switches on the classifier
-        tags.classifier_tags = ClassifierTags()  # fitted with y: a multi-class classifier (predict_proba etc.)
-
+        tags.target_tags.required = False        # y is optional: without it, a transformer only
         tags.requires_fit = True
         return tags
 
@@ -168,6 +170,10 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         depth = _check_fitted_ranks(self.ranks, m)
         labels = c = None
         if hasattr(self, 'layer_classes_'): del self.layer_classes_
+        if (col := _column_vector(y)) is not None:
+            warnings.warn(DataConversionWarning("A column-vector y was passed when a 1d array was expected: y is "
+                                                "one label set, of shape (n_samples,); use y.ravel()"), stacklevel=2)
+            y = col.ravel()
         if y is not None and _per_layer_y(y):                      # labels at every layer: a classifier per layer
             self.layer_classes_, labels = _layer_labels(y, n, label_mask, len(depth) - 1)
             self.classes_ = [cl for cl in self.layer_classes_ if cl is not None][-1]
@@ -239,40 +245,37 @@ class NeuralNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         if l not in have: raise ValueError(f"layer {layer} has no classifier: this model has classifiers at layers {have}")
         return l
 
-    def _layer_scores(self, X, layer=None):
+    def _layer_scores(self, X, layer, method:str):
         "Class scores (n_samples x n_classes) of the classifier of `layer` (None: the last layer with one), and its classes."
-        check_is_fitted(self)
+        _check_classifier(self, method)
         l = self._classifier_layer(layer)
         Xt = self._validate_X(X, reset=False)
         with torch.no_grad(): _, scores = self.net_(Xt)
         if not isinstance(scores, list): return scores.T.cpu().numpy(), self.classes_
         return scores[l].T.cpu().numpy(), self.layer_classes_[l]
 
-    @available_if(_has_classifier)
     def decision_function(self, X, layer:int=None):
-        "Class scores $(BS_L)^T$ (n_samples x n_classes, columns in the order of `classes_`), or of the classifier of `layer`; needs a fit with y."
-        return self._layer_scores(X, layer)[0]
+        "Class scores $(BS_L)^T$ (n_samples x n_classes, in the order of `classes_`; two classes: the score of `classes_[1]` minus that of `classes_[0]`, shape (n_samples,)), or of the classifier of `layer`; needs a fit with y."
+        s, _ = self._layer_scores(X, layer, 'decision_function')
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
-    @available_if(_has_classifier)
     def predict(self, X, layer:int=None):
         "Predicted class of every sample (an entry of `classes_`), or by the classifier of `layer` (fitted with labels per layer); needs a fit with y."
-        s, classes = self._layer_scores(X, layer)
+        s, classes = self._layer_scores(X, layer, 'predict')
         return classes[s.argmax(1)]
 
-    @available_if(_has_classifier)
     def predict_layers(self, X) -> list:
         "The prediction of every layer's classifier: a list with one (n_samples,) array per layer, None where a layer has none."
-        check_is_fitted(self)
+        _check_classifier(self, 'predict_layers')
         return [None if h is None else self.predict(X, layer=l) for l, h in enumerate(self.net_.classifiers)]
 
-    @available_if(_has_classifier)
     def predict_proba(self, X, layer:int=None):
         "Softmax of the class scores (n_samples x n_classes, rows sum to 1), or of those of `layer`; needs a fit with y."
-        s = self.decision_function(X, layer)
+        s, _ = self._layer_scores(X, layer, 'predict_proba')
         e = np.exp(s - s.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 
-    @available_if(_has_classifier)
     def score(self, X, y, sample_weight=None):
         "Mean accuracy of `predict(X)` against y (scikit-learn's classifier score); needs a fit with y."
+        _check_classifier(self, 'score')
         return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))

@@ -132,9 +132,6 @@ def _two_classes(n=40, seed=0):
     return X, y
 
 
-@pytest.mark.xfail(strict=True, reason="not done: tagging NeuralNMF estimator_type='classifier' makes scikit-learn run its "
-                   "classifier checks, which pass binary labels {-1, 1} (here -1 means unlabeled) and expect a 1-D "
-                   "binary decision_function")
 def test_cross_validation_stratifies_by_the_labels():
     from sklearn.base import is_classifier
     from sklearn.model_selection import cross_val_score
