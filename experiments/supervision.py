@@ -23,7 +23,7 @@ topic tree, 600 words, 400 short, noisy documents with mixed topics), network [m
     python experiments/supervision.py --splits 3 --rows 'default;unsupervised'   # a quick look
     python experiments/supervision.py --out experiments/results/supervision.md
 """
-import argparse, sys, time
+import argparse, sys, textwrap, time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -154,6 +154,8 @@ def main(argv=None):
         results = list(ex.map(one_split, [(s, rows, a.data) for s in range(a.splits)]))
     text = table(results, rows)
     cmd = ' '.join(['python experiments/supervision.py'] + [x for x in (argv if argv is not None else sys.argv[1:])])
+    if len(cmd) > 90:                              # a shell line continuation keeps the table's page narrow
+        cmd = ' \\\n    '.join(textwrap.wrap(cmd, 86, break_long_words=False, break_on_hyphens=False))
     text += f'\n\n{cmd}\n({time.perf_counter() - t0:.0f} s, torch {torch.__version__})'
     print(text)
     if a.out:
