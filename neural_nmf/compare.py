@@ -60,12 +60,7 @@ def _training_labels(method, sup, train_idx, n, semi_fraction, seed):
 def _layer_training_labels(labs, train_idx, n):
     "The labels per layer (a list; None at a layer without a label set) of the run supervised at every layer: training documents only."
     if all(lab is None for lab in labs): raise ValueError(f'{METHODS[4]} needs a label set at one layer at least')
-    out = []
-    for lab in labs:
-        y = None if lab is None else np.full(n, -1, dtype=np.int64)
-        if y is not None: y[train_idx] = lab[train_idx]
-        out.append(y)
-    return out
+    return [None if lab is None else _training_labels(METHODS[3], lab, train_idx, n, None, None) for lab in labs]
 
 def _neural_run(corpus, ranks, method, y, n_classes, epochs, seed, lam, loss_func, dtype, **train_kwargs):
     "Train one Neural NMF run as a user calls `train` (its default start, seeded by `seed`), with labels `y` (None: no classifier); its result dict."

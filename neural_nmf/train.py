@@ -14,6 +14,7 @@ import copy
 import ctypes
 import functools
 import hashlib
+import io
 import math
 import signal
 import threading
@@ -31,6 +32,7 @@ from .inputs import a_tx, check_int, is_sparse, check_nonnegative, has_negative,
 from .labels import cross_entropy_loss, squared_error_loss
 from .lsqnonneg import lsqnonneg
 from .writer import Writer
+from .files import FileFormatError, plain, read_verified, write_verified, _name
 
 # %% ../nbs/04_train.ipynb #10b97a92
 from torch.optim.lr_scheduler import ExponentialLR
@@ -1068,8 +1070,6 @@ def train(net:NMFNetwork,       # the network; trained in place
     return history
 
 # %% ../nbs/04_train.ipynb #e7628572
-import io
-from .files import FileFormatError, plain, read_verified, write_verified, _name
 _CHECKPOINT_VERSION = 1    # the format `save_checkpoint` writes (after a header with its SHA-256)
 
 def _checkpoint_bytes(net, history):
